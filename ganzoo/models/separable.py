@@ -1,0 +1,86 @@
+"""DCGAN with depthwise-separable convolutions (the MobileNet idea).
+
+A k x k conv from C to C' costs k*k*C*C' weights; a depthwise k x k (groups = C) plus a
+pointwise 1x1 costs k*k*C + C*C'. Same receptive field, a fraction of the parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganzoo.config import ModelConfig
+from ganzoo.models.blocks import (
+    Discriminator,
+    Generator,
+    SelfAttention,
+    d_activation,
+    d_norm_layer,
+    plan_depth,
+)
+from ganzoo.models.dcgan import finish
+from ganzoo.registry import register_model
+
+
+def separable_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_in, kernel, stride, padding, groups=c_in, bias=False),  # depthwise
+        nn.Conv2d(c_in, c_out, 1, bias=False),  # pointwise: mixes channels
+    )
+
+
+def separable_up(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 1, bias=False),  # pointwise: changes channels
+        nn.ConvTranspose2d(c_out, c_out, 4, 2, 1, groups=c_out, bias=False),  # depthwise x2 upsample
+    )
+
+
+class SeparableGenerator(Generator):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.z_dim = self.w_dim = cfg.z_dim
+        self.img_size, self.img_channels = cfg.img_size, cfg.img_channels
+        depth, start = plan_depth(cfg.img_size, cfg.depth)
+        chans = [cfg.width * 2 ** (depth - 1 - i) for i in range(depth)]
+        self.start, self.c0 = start, chans[0]
+        self.project = nn.Linear(cfg.z_dim, chans[0] * start * start, bias=False)  # (B, 2w*7*7)
+        layers: list[nn.Module] = [nn.BatchNorm2d(chans[0]), nn.ReLU(True)]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            layers += [separable_up(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU(True)]  # (B, w, 14, 14)
+        if cfg.attention:
+            layers.append(SelfAttention(chans[-1]))
+        layers += [separable_up(chans[-1], cfg.img_channels), nn.Tanh()]  # (B, 1, 28, 28)
+        self.main = nn.Sequential(*layers)
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        x = self.project(w).view(-1, self.c0, self.start, self.start)  # (B, 2w, 7, 7)
+        return self.main(x)
+
+
+class SeparableDiscriminator(Discriminator):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        depth, start = plan_depth(cfg.img_size, cfg.depth)
+        chans = [cfg.width * 2**i for i in range(depth)]
+        layers: list[nn.Module] = [separable_conv(cfg.img_channels, chans[0], 4, 2, 1), *d_activation(cfg.d_dropout)]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            layers += [
+                separable_conv(c_in, c_out, 4, 2, 1),  # (B, 2w, 7, 7)
+                d_norm_layer(cfg.d_norm, c_out),
+                *d_activation(cfg.d_dropout),
+            ]
+        if cfg.attention:
+            layers.append(SelfAttention(chans[-1]))
+        layers.append(separable_conv(chans[-1], 1, start, 1, 0))  # (B, 1, 1, 1)
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).flatten()
+
+
+@register_model
+def dcgan_separable(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    if cfg.grow_d or cfg.residual:
+        raise ValueError("dcgan_separable does not support grow_d or residual; use dcgan")
+    return finish(SeparableGenerator(cfg), SeparableDiscriminator(cfg), cfg)
