@@ -97,7 +97,7 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    batch_size: int = 128
+    batch_size: int = 64
     d_steps: int = 1
     g_steps: int = 1
     clip: float = 0.0  # WGAN weight clipping value; 0 = off
@@ -150,43 +150,43 @@ PRESETS: dict[str, Preset] = {
     ),
     # Radford et al. 2015, the pytorch/examples recipe.
     "dcgan": Preset(
-        dict(arch="dcgan", z_dim=100, width=64),
+        dict(arch="dcgan", z_dim=100, width=32),
         dict(loss="bce", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
         "DCGAN: transposed-conv G, strided-conv D, BatchNorm, BCE",
     ),
     # DCGAN with depthwise-separable convolutions (MobileNet) in G and D.
     "dcgan_separable": Preset(
-        dict(arch="dcgan_separable", z_dim=100, width=64),
+        dict(arch="dcgan_separable", z_dim=100, width=32),
         dict(loss="bce", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
         "DCGAN with depthwise + pointwise convolutions: fewer parameters",
     ),
     # Arjovsky et al. 2017: small conv critic, weight clipping, RMSprop, 5 critic steps.
     "wgan": Preset(
-        dict(arch="wgan_conv", z_dim=64, width=64),
+        dict(arch="wgan_conv", z_dim=64, width=32),
         dict(loss="wasserstein", optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, clip=0.01, d_steps=5),
         "WGAN: conv critic, weight clipping 0.01, RMSprop 5e-5, 5 critic steps",
     ),
     # Gulrajani et al. 2017: gradient penalty instead of clipping; no BatchNorm in the critic.
     "wgan_gp": Preset(
-        dict(arch="wgan_conv", z_dim=64, width=64),
+        dict(arch="wgan_conv", z_dim=64, width=32),
         dict(loss="wasserstein", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), gp_weight=10.0, d_steps=5),
         "WGAN-GP: conv critic, gradient penalty 10, Adam 1e-4 (0, 0.9), 5 critic steps",
     ),
     # Miyato et al. 2018: spectral norm in D replaces BatchNorm there.
     "sngan": Preset(
-        dict(arch="dcgan", z_dim=100, width=64, spectral_norm="d", d_norm="none"),
+        dict(arch="dcgan", z_dim=100, width=32, spectral_norm="d", d_norm="none"),
         dict(loss="bce", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
         "SNGAN: DCGAN shape with spectral normalisation in D",
     ),
     # Zhang et al. 2018: SN in G and D, self-attention, hinge loss, TTUR learning rates.
     "sagan": Preset(
-        dict(arch="dcgan", z_dim=100, width=64, spectral_norm="gd", attention=True, d_norm="none"),
+        dict(arch="dcgan", z_dim=100, width=32, spectral_norm="gd", attention=True, d_norm="none"),
         dict(loss="hinge", lr_g=1e-4, lr_d=4e-4, betas=(0.0, 0.9)),
         "SAGAN: self-attention, spectral norm in G and D, hinge loss, TTUR",
     ),
     # Karras et al. 2019, small: mapping network z -> w, AdaIN in every block.
     "stylegan": Preset(
-        dict(arch="style", z_dim=64, w_dim=64, width=64, mapping_layers=4, d_norm="instance"),
+        dict(arch="style", z_dim=64, w_dim=64, width=32, mapping_layers=4, d_norm="instance"),
         dict(loss="bce", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
         "StyleGAN-like: mapping network z -> w, AdaIN at every G block",
     ),

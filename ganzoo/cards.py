@@ -1,0 +1,62 @@
+"""Checkpoint cards: markdown generated from a checkpoint's metadata, never typed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+METRIC_ROWS = [("fid", "classifier-FID", "{:.3f}"), ("kid", "KID", "{:.4f}"), ("precision", "precision", "{:.3f}"),
+               ("recall", "recall", "{:.3f}"), ("entropy", "class entropy (1 = uniform)", "{:.3f}"),
+               ("coverage", "classes covered (>= 1%)", "{}"), ("confidence", "mean classifier confidence", "{:.3f}")]
+
+
+def settings_table(ckpt) -> str:
+    model = ckpt.cfg.to_dict()
+    train = ckpt.meta.get("train", {})
+    rows = ["| setting | value |", "|---|---|"]
+    rows += [f"| model.{k} | {v} |" for k, v in model.items()]
+    rows += [f"| train.{k} | {v} |" for k, v in train.items() if k not in ("data_dir",)]
+    return "\n".join(rows)
+
+
+def metrics_table(ckpt) -> str:
+    ev: dict[str, Any] = ckpt.meta.get("eval") or {}
+    if not ev:
+        return "Not evaluated yet: run `python train.py evaluate --write-meta <file>`."
+    floor = ev.get("floor") or {}
+    rows = [f"Measured on {ev.get('n', '?')} samples with the {ckpt.dataset} classifier; the real-data floor is "
+            "the same measurement on real training images.", "",
+            "| metric | this model | real data |", "|---|---|---|"]
+    for key, title, fmt in METRIC_ROWS:
+        if ev.get(key) is not None:
+            f = floor.get(key)
+            rows.append(f"| {title} | {fmt.format(ev[key])} | {fmt.format(f) if f is not None else ''} |")
+    if ev.get("ms_per_image") is not None:
+        rows.append(f"| sampling ms / image (CPU) | {ev['ms_per_image']:.3f} | |")
+    return "\n".join(rows)
+
+
+def card(ckpt, name: str) -> str:
+    m = ckpt.meta
+    pc = ckpt.param_counts()
+    lines = [
+        f"# {name}: {ckpt.variant} on {ckpt.dataset}",
+        "",
+        f"- architecture `{ckpt.cfg.arch}`, {ckpt.cfg.img_channels}x{ckpt.cfg.img_size}x{ckpt.cfg.img_size} images",
+        f"- parameters: G {pc.get('G', 0):,}" + (f", D {pc['D']:,}" if pc.get("D") else ""),
+        f"- trained {m.get('epochs_done', '?')} epochs ({m.get('steps_done', '?')} steps), "
+        f"{m.get('wall_seconds', '?')} s on {m.get('device', '?')}",
+        f"- weights stored as {'float16' if m.get('fp16') else 'float32'}",
+        f"- sampling generator: {'EMA of G' if ckpt.G_train is not None else 'G'}",
+    ]
+    if m.get("best_epoch"):
+        lines.append(f"- this is epoch {m['best_epoch']}, the best by classifier-FID")
+    if m.get("note"):
+        lines += ["", "## How it was made", "", "```", m["note"], "```"]
+    lines += ["", "## Metrics", "", metrics_table(ckpt), "", "## Settings", "", settings_table(ckpt), ""]
+    return "\n".join(lines)
+
+
+def write_card(ckpt, path: Path, name: str) -> Path:
+    path.write_text(card(ckpt, name))
+    return path

@@ -1,0 +1,595 @@
+"""The training loop: train(model_cfg, train_cfg, out_dir) -> RunResult.
+
+Written as named phases. Everything needed to continue a run exactly (weights, optimiser
+states, G_ema, RNG states, the data order of the current epoch, the grown-D flag, the
+history) lives in one `latest.safetensors`, written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganzoo import losses
+from ganzoo.checkpoint import CheckpointError, atomic_write, build_file, read_header
+from ganzoo.config import ModelConfig, TrainConfig
+from ganzoo.data import ImageSet, load_dataset, synthetic, to_float, to_uint8
+from ganzoo.latent import sample_z
+from ganzoo.registry import create_model
+
+MAX_SNAPSHOTS = 20  # sample grids kept in a checkpoint's history
+SNAPSHOT_SAMPLES = 16
+
+
+class TrainingError(RuntimeError):
+    """A run that stopped on purpose (NaN, collapse, bad data); the message says why and what to try."""
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    step: int
+    epoch: int
+    history: list[dict[str, Any]]
+    latest: Path
+    best: Path | None = None
+    stopped: str = ""  # "", "interrupted", "max_steps"
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- small pieces
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was asked for but no CUDA GPU is visible")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def make_optimizer(kind: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=betas[0])
+    raise TrainingError(f"unknown optimizer {kind!r}")
+
+
+def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimiser state as safetensors tensors plus a JSON-able remainder."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{prefix}.{pid}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for k, v in tensors.items():
+        if k.startswith(prefix + "."):
+            pid, name = k[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(pid), {})[name] = v
+    for k, v in meta["scalars"].items():
+        pid, name = k.split(".", 1)
+        state.setdefault(int(pid), {})[name] = v
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def unwrap(m: nn.Module) -> nn.Module:
+    return m.module if hasattr(m, "module") else m
+
+
+@torch.no_grad()
+def update_ema(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
+    for pe, p in zip(G_ema.parameters(), G.parameters()):
+        pe.lerp_(p.detach(), 1.0 - decay)
+    for be, b in zip(G_ema.buffers(), G.buffers()):
+        be.copy_(b)
+
+
+def degenerate(images: torch.Tensor) -> str | None:
+    """The "learning rate 0.2 gives black images" check on a batch of samples in [-1, 1]."""
+    x = images.float()
+    if x.std() < 0.02:
+        return f"generated images are constant (all pixels ~{float(x.mean()):.2f})"
+    if x.std(0).mean() < 0.02:
+        return "generated images are nearly identical across the batch (mode collapse)"
+    return None
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Trainer:
+    def __init__(
+        self,
+        mcfg: ModelConfig,
+        tcfg: TrainConfig,
+        out_dir: str | os.PathLike,
+        *,
+        quiet: bool = False,
+        dry_run: bool = False,
+        log: Callable[[str], None] = print,
+        data: ImageSet | None = None,
+    ) -> None:
+        self.mcfg, self.tcfg, self.quiet, self.dry_run, self.log_fn = mcfg, tcfg, quiet, dry_run, log
+        self.out_dir = Path(out_dir)
+        self.world, self.rank = 1, 0
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            self._init_distributed()
+        else:
+            self.device = pick_device(tcfg.device)
+        self.is_main = self.rank == 0
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        torch.manual_seed(tcfg.seed + self.rank)
+        self.data_gen = torch.Generator().manual_seed(tcfg.seed)
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.epoch_gen_state = self.data_gen.get_state()
+        self.history: list[dict[str, Any]] = []
+        self.snapshots: list[torch.Tensor] = []
+        self.snapshot_epochs: list[int] = []
+        self.best_fid = math.inf
+        self.warnings: list[str] = []
+        self.stop_requested = ""
+        self.wall_seconds = 0.0
+        self._load_data(data)
+        self._build()
+
+    # Set up.
+    def _init_distributed(self) -> None:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() and self.tcfg.device != "cpu" else "gloo"
+        dist.init_process_group(backend)
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
+        if backend == "nccl":
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            torch.cuda.set_device(local)
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device("cpu")
+
+    def _load_data(self, data: ImageSet | None) -> None:
+        m, t = self.mcfg, self.tcfg
+        if data is None:
+            if self.dry_run or t.dataset == "synthetic":
+                data = synthetic(max(4 * t.batch_size, 64), m.img_channels, m.img_size)
+            else:
+                data = load_dataset(t.dataset, t.data_dir or None, img_size=m.img_size,
+                                    img_channels=m.img_channels, class_filter=t.class_filter)
+        if data.images.shape[1:] != (m.img_channels, m.img_size, m.img_size):
+            raise TrainingError(f"data has shape {tuple(data.images.shape[1:])} but the model makes "
+                                f"{(m.img_channels, m.img_size, m.img_size)}: check --img-size / --img-channels")
+        if len(data) < 2:
+            raise TrainingError(f"the data set has {len(data)} image(s); need at least 2")
+        images = data.images
+        self.val_images = None
+        if t.val_fraction > 0:
+            perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(t.seed + 999))
+            n_val = max(1, int(len(images) * t.val_fraction))
+            self.val_images, images = images[perm[:n_val]], images[perm[n_val:]]
+        # MNIST-size sets live on the device as uint8: a batch is an index, not a DataLoader.
+        self.images = images.to(self.device)
+        self.dataset_name, self.classes = data.name, data.classes
+        self.batch_size = min(t.batch_size, len(self.images) // self.world)
+        self.steps_per_epoch = max(1, len(self.images) // (self.batch_size * self.world * t.d_steps))
+
+    def _build(self) -> None:
+        t = self.tcfg
+        G, D = create_model(self.mcfg)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
+        self.opt_G = make_optimizer(t.optimizer, self.G.parameters(), t.lr_g, t.betas)
+        self.opt_D = make_optimizer(t.optimizer, self.D.parameters(), t.lr_d, t.betas)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # broadcast_buffers=False: BatchNorm statistics stay per-rank, as in single-GPU runs.
+            self.G = DDP(self.G, device_ids=ids, broadcast_buffers=False)
+            self.D = DDP(self.D, device_ids=ids, broadcast_buffers=False)
+        self.amp_dtype = None
+        if t.amp:
+            if self.device.type == "cuda":
+                self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            else:
+                self.amp_dtype = torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.fixed_z = sample_z(list(range(64)), self.mcfg.z_dim).to(self.device)
+        self.classifier = None
+        if t.eval_every > 0 and not self.dry_run:
+            from ganzoo.metrics import find_classifier, load_classifier
+
+            path = find_classifier(t.dataset)
+            if path is not None:
+                clf = load_classifier(path, "cpu")
+                if clf.in_channels == self.mcfg.img_channels:
+                    self.classifier = clf
+
+    # Checkpoints.
+    def resume(self, path: str | os.PathLike) -> None:
+        from safetensors.torch import load as st_load
+
+        data = Path(path).read_bytes()
+        header, _ = read_header(data, len(data))
+        meta = json.loads(header["__metadata__"]["ganzoo"])
+        if meta["model"] != self.mcfg.to_dict():
+            raise TrainingError(f"{path} was trained with a different model config; resume with the same settings")
+        state = meta.get("state")
+        if not state:
+            raise TrainingError(f"{path} holds no training state (an exported checkpoint?); cannot resume from it")
+        tensors = st_load(data)
+        for name, module in (("G", unwrap(self.G)), ("D", unwrap(self.D)), ("G_ema", self.G_ema)):
+            if module is not None:
+                module.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items()
+                                        if k.startswith(name + ".")}, strict=True)
+        self.opt_G.load_state_dict(unflatten_optimizer(tensors, state["opt_G"], "opt.G"))
+        self.opt_D.load_state_dict(unflatten_optimizer(tensors, state["opt_D"], "opt.D"))
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        self.epoch_gen_state = tensors["rng.data_epoch"]
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.best_fid = state.get("best_fid", math.inf) or math.inf
+        self.wall_seconds = state.get("wall_seconds", 0.0)
+        self.history = meta.get("history", [])
+        if "history.samples" in tensors:
+            self.snapshots = list(tensors["history.samples"])
+            self.snapshot_epochs = meta.get("sample_epochs", [])
+        self.log(f"resumed from {path} at epoch {self.epoch}, step {self.step}")
+
+    def _file(self, with_state: bool, extra_meta: dict[str, Any] | None = None) -> bytes:
+        t = self.tcfg
+        extra: dict[str, torch.Tensor] = {}
+        meta: dict[str, Any] = {
+            "variant": t.variant,
+            "train": t.to_dict(),
+            "dataset": self.dataset_name,
+            "classes": self.classes,
+            "history": self.history,
+            "metrics": self.history[-1].get("metrics", {}) if self.history else {},
+            "device": self.device_name(),
+            "epochs_done": self.epoch,
+            "steps_done": self.step,
+            "wall_seconds": round(self.wall_seconds, 1),
+            **(extra_meta or {}),
+        }
+        if self.snapshots:
+            keep = _spread(len(self.snapshots), MAX_SNAPSHOTS)
+            extra["history.samples"] = torch.stack([self.snapshots[i] for i in keep])
+            meta["sample_epochs"] = [self.snapshot_epochs[i] for i in keep]
+        if with_state:
+            og, mg = flatten_optimizer(self.opt_G, "opt.G")
+            od, md = flatten_optimizer(self.opt_D, "opt.D")
+            extra.update(og)
+            extra.update(od)
+            extra["rng.torch"] = torch.get_rng_state()
+            if self.device.type == "cuda":
+                extra["rng.cuda"] = torch.cuda.get_rng_state()
+            extra["rng.data_epoch"] = self.epoch_gen_state
+            meta["state"] = {
+                "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "opt_G": mg, "opt_D": md, "best_fid": None if math.isinf(self.best_fid) else self.best_fid,
+                "wall_seconds": self.wall_seconds,
+            }
+        return build_file(unwrap(self.G), self.mcfg, D=unwrap(self.D), G_ema=self.G_ema, meta=meta,
+                          extra_tensors=extra)
+
+    def save(self, name: str = "latest.safetensors", with_state: bool = True,
+             extra_meta: dict[str, Any] | None = None) -> Path:
+        path = self.out_dir / name
+        if self.is_main:
+            try:
+                atomic_write(path, self._file(with_state, extra_meta))
+            except OSError as e:
+                raise TrainingError(
+                    f"could not write {path} ({e.strerror or e}); the previous checkpoint there is intact"
+                ) from None
+        return path
+
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return f"cuda ({torch.cuda.get_device_name(self.device)})"
+        return "cpu"
+
+    def log(self, msg: str) -> None:
+        if self.is_main:
+            self.log_fn(msg)
+
+    # The loop.
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
+
+    def _batch(self, perm: torch.Tensor, i: int) -> torch.Tensor:
+        b = self.batch_size
+        start = (i * self.world + self.rank) * b
+        # Wrap around so a set smaller than d_steps batches still yields full batches.
+        idx = perm[torch.arange(start, start + b) % len(perm)]
+        return to_float(self.images[idx.to(self.images.device)])
+
+    def _check(self, value: torch.Tensor, what: str) -> float:
+        v = float(value)
+        if not math.isfinite(v):
+            t = self.tcfg
+            raise TrainingError(
+                f"{what} became {v} at step {self.step} (epoch {self.epoch + 1}); the learning rate is the usual "
+                f"cause (lr_g={t.lr_g:g}, lr_d={t.lr_d:g}): try 10x lower. The last good checkpoint is "
+                f"{self.out_dir / 'latest.safetensors'}"
+            )
+        return v
+
+    def train_step(self, perm: torch.Tensor, i: int, stats: dict[str, float]) -> None:
+        t, G, D = self.tcfg, self.G, self.D
+        B = self.batch_size
+        # Update D.
+        for k in range(t.d_steps):
+            real = self._batch(perm, i * t.d_steps + k)
+            z = torch.randn(real.shape[0], self.mcfg.z_dim, device=self.device)
+            with self._autocast():
+                with torch.no_grad():
+                    fake = G(z)
+                real_logits = D(real).float()
+                fake_logits = D(fake.detach()).float()
+                loss_d = losses.d_loss(t.loss, real_logits, fake_logits)
+            if t.gp_weight > 0:
+                # Outside autocast: the penalty's double backward wants fp32.
+                loss_d = loss_d + losses.gradient_penalty(D, real, fake.float(), t.gp_weight)
+            self.opt_D.zero_grad(set_to_none=True)
+            self.scaler.scale(loss_d).backward()
+            self.scaler.step(self.opt_D)
+            self.scaler.update()
+            if t.clip > 0:
+                losses.clip_weights(D, t.clip)
+            stats["loss_d"] += self._check(loss_d.detach(), "D's loss") / t.d_steps
+            real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+            stats["d_acc_real"] += float((real_logits > 0).float().mean()) / t.d_steps
+            stats["d_acc_fake"] += float((fake_logits < 0).float().mean()) / t.d_steps
+            stats["d_real"] += float(torch.sigmoid(real_logits).mean()) / t.d_steps
+            stats["d_fake"] += float(torch.sigmoid(fake_logits).mean()) / t.d_steps
+        # Update G.
+        for _ in range(t.g_steps):
+            z = torch.randn(B, self.mcfg.z_dim, device=self.device)
+            with self._autocast():
+                if unwrap(G).has_mapping:
+                    w = unwrap(G).mapping(z)
+                    fake = unwrap(G).synthesis(w) if self.world == 1 else G(z)
+                    unwrap(G).update_w_avg(w)
+                else:
+                    fake = G(z)
+                loss_g = losses.g_loss(t.loss, D(fake).float())
+            self.opt_G.zero_grad(set_to_none=True)
+            self.scaler.scale(loss_g).backward()
+            self.scaler.step(self.opt_G)
+            self.scaler.update()
+            stats["loss_g"] += self._check(loss_g.detach(), "G's loss") / t.g_steps
+        # Update G_ema.
+        if self.G_ema is not None:
+            update_ema(self.G_ema, unwrap(G), t.ema)
+        self.step += 1
+        # Grow D.
+        if t.grow_d_at and self.step == t.grow_d_at and self.mcfg.grow_d:
+            unwrap(D).grow()
+            self.log(f"step {self.step}: D grown to its full depth")
+
+    def run(self, *, max_steps: int = 0) -> RunResult:
+        t = self.tcfg
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            (self.out_dir / "config.json").write_text(json.dumps(
+                {"model": self.mcfg.to_dict(), "train": t.to_dict()}, indent=2))
+        if self.step == 0:
+            self.save()  # a loadable checkpoint exists from the first second of a run
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if self.is_main and _in_main_thread():
+            for s in previous:
+                signal.signal(s, self._on_signal)
+        max_steps = max_steps or t.max_steps
+        stopped = ""
+        try:
+            while self.epoch < t.epochs and not stopped:
+                stopped = self._run_epoch(max_steps)
+        finally:
+            if self.is_main and _in_main_thread():
+                for s, h in previous.items():
+                    signal.signal(s, h)
+        if stopped == "interrupted":
+            self.save()
+            self.log(f"interrupted: saved {self.out_dir / 'latest.safetensors'} at step {self.step}; "
+                     f"continue with --resume {self.out_dir / 'latest.safetensors'}")
+        best = self.out_dir / "best.safetensors"
+        return RunResult(self.out_dir, self.step, self.epoch, self.history, self.out_dir / "latest.safetensors",
+                         best if best.exists() else None, stopped, self.warnings)
+
+    def _on_signal(self, signum, frame) -> None:
+        # Finish the current step, then save: a half-applied optimiser step is never written.
+        self.stop_requested = "interrupted"
+
+    def _run_epoch(self, max_steps: int) -> str:
+        t = self.tcfg
+        if self.batch_in_epoch == 0:
+            self.epoch_gen_state = self.data_gen.get_state()
+        else:
+            self.data_gen.set_state(self.epoch_gen_state)
+        perm = torch.randperm(len(self.images), generator=self.data_gen)
+        stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
+        n_steps = 0
+        start = time.time()
+        bar = None
+        if self.is_main and not self.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch,
+                       desc=f"epoch {self.epoch + 1}/{t.epochs}", leave=False, dynamic_ncols=True)
+        G_train = self.G
+        G_train.train()
+        self.D.train()
+        while self.batch_in_epoch < self.steps_per_epoch:
+            self.train_step(perm, self.batch_in_epoch, stats)
+            self.batch_in_epoch += 1
+            n_steps += 1
+            if bar is not None:
+                elapsed = max(time.time() - start, 1e-9)
+                bar.update(1)
+                bar.set_postfix(loss_d=f"{stats['loss_d'] / n_steps:.3f}", loss_g=f"{stats['loss_g'] / n_steps:.3f}",
+                                img_s=f"{n_steps * self.batch_size * (t.d_steps + t.g_steps) / elapsed:.0f}")
+            if self.stop_requested:
+                self.wall_seconds += time.time() - start
+                if bar is not None:
+                    bar.close()
+                return self.stop_requested
+            if max_steps and self.step >= max_steps:
+                self.wall_seconds += time.time() - start
+                if bar is not None:
+                    bar.close()
+                self.save()
+                return "max_steps"
+        if bar is not None:
+            bar.close()
+        elapsed = time.time() - start
+        self.wall_seconds += elapsed
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self._end_epoch({k: v / max(n_steps, 1) for k, v in stats.items()}, n_steps, elapsed)
+        return ""
+
+    # Log and snapshot.
+    @torch.no_grad()
+    def _end_epoch(self, stats: dict[str, float], n_steps: int, elapsed: float) -> None:
+        t = self.tcfg
+        G_sample = self.G_ema if self.G_ema is not None else unwrap(self.G)
+        G_sample.eval()
+        fixed = G_sample(self.fixed_z).float()
+        G_sample.train(self.G_ema is None)
+        row: dict[str, Any] = {"epoch": self.epoch, "step": self.step, **stats}
+        row["img_per_s"] = n_steps * self.batch_size * self.world * (t.d_steps + t.g_steps) / max(elapsed, 1e-9)
+        row["epoch_seconds"] = elapsed
+        row["lr_g"] = self.opt_G.param_groups[0]["lr"]
+        row["lr_d"] = self.opt_D.param_groups[0]["lr"]
+        if self.val_images is not None:
+            D = unwrap(self.D).eval()
+            logits = torch.cat([D(to_float(c.to(self.device))).float() for c in self.val_images.split(500)])
+            D.train()
+            row["val_acc_real"] = float((logits > 0).float().mean())
+        warnings = []
+        problem = degenerate(fixed)
+        if problem:
+            warnings.append(problem)
+        if t.loss in ("bce", "minimax") and stats["loss_d"] < 1e-3 and stats["loss_g"] > 10:
+            warnings.append(f"D has won (loss_d {stats['loss_d']:.1e}, loss_g {stats['loss_g']:.1f}): "
+                            "training has diverged; lower lr_d or add dropout / spectral norm to D")
+        if self.classifier is not None and self.is_main and (self.epoch % t.eval_every == 0 or self.epoch == t.epochs):
+            from ganzoo.metrics import collapse_warning, evaluate_generator
+
+            m = evaluate_generator(G_sample, self.classifier, n=t.eval_samples, D=unwrap(self.D))
+            row["metrics"] = {k: v for k, v in m.items()}
+            for k in ("fid", "kid", "precision", "recall", "entropy", "coverage", "confidence"):
+                row[k] = m[k]
+            cw = collapse_warning(m, len(self.classifier.classes) or 10)
+            if cw:
+                warnings.append(cw)
+        row["warnings"] = warnings
+        self.history.append(row)
+        self.snapshots.append(to_uint8(fixed[:SNAPSHOT_SAMPLES].cpu()))
+        self.snapshot_epochs.append(self.epoch)
+        for w in warnings:
+            self.log(f"warning (epoch {self.epoch}): {w}")
+            self.warnings.append(f"epoch {self.epoch}: {w}")
+        self.log(_format_row(row, t.epochs))
+        if self.is_main:
+            from ganzoo.images import grid, save_png
+
+            save_png(self.out_dir / f"samples_epoch{self.epoch:03d}.png", grid(fixed.cpu(), nrow=8))
+            _append_logs(self.out_dir, row)
+        self.save()
+        if "fid" in row and row["fid"] < self.best_fid:
+            self.best_fid = row["fid"]
+            self.save("best.safetensors", with_state=False, extra_meta={"best_epoch": self.epoch})
+        if problem and problem.startswith("generated images are constant") and self.epoch >= 2:
+            raise TrainingError(f"stopped at epoch {self.epoch}: {problem}; the learning rate is the usual cause "
+                                f"(lr_g={t.lr_g:g}, lr_d={t.lr_d:g})")
+
+
+def _spread(n: int, k: int) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _format_row(row: dict[str, Any], epochs: int) -> str:
+    s = (f"epoch {row['epoch']}/{epochs} step {row['step']}: loss D {row['loss_d']:.4f} G {row['loss_g']:.4f} | "
+         f"D acc real {row['d_acc_real']:.2f} fake {row['d_acc_fake']:.2f} | D(x) {row['d_real']:.3f} "
+         f"D(G(z)) {row['d_fake']:.3f}")
+    if "val_acc_real" in row:
+        s += f" | held-out real acc {row['val_acc_real']:.2f}"
+    s += f" | {row['img_per_s']:.0f} img/s, {row['epoch_seconds']:.1f}s | lr G {row['lr_g']:g} D {row['lr_d']:g}"
+    if "fid" in row:
+        s += (f" | cFID {row['fid']:.2f} KID {row['kid']:.4f} coverage {row['coverage']} "
+              f"entropy {row['entropy']:.3f} conf {row['confidence']:.3f}")
+    return s
+
+
+CSV_FIELDS = ["epoch", "step", "loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake", "val_acc_real",
+              "img_per_s", "epoch_seconds", "lr_g", "lr_d", "fid", "kid", "precision", "recall", "entropy",
+              "coverage", "confidence"]
+
+
+def _append_logs(out_dir: Path, row: dict[str, Any]) -> None:
+    with open(out_dir / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({k: v for k, v in row.items() if k != "metrics"}) + "\n")
+    path = out_dir / "metrics.csv"
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def train(
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    *,
+    resume: str | os.PathLike | None = None,
+    quiet: bool = False,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+    data: ImageSet | None = None,
+    max_steps: int = 0,
+) -> RunResult:
+    """Train a GAN; returns where its checkpoints are. Raises TrainingError with a clear message."""
+    trainer = Trainer(mcfg, tcfg, out_dir, quiet=quiet, dry_run=dry_run, log=log, data=data)
+    if resume:
+        try:
+            trainer.resume(resume)
+        except (CheckpointError, KeyError, json.JSONDecodeError) as e:
+            raise TrainingError(f"cannot resume from {resume}: {e}") from None
+    return trainer.run(max_steps=max_steps)

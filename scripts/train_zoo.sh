@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduces the shipped checkpoints: trains every preset, then exports each run's best epoch
+# (by classifier-FID) into checkpoints/. Usage: scripts/train_zoo.sh DATA_ROOT STREAM
+#   DATA_ROOT holds mnist/ (IDX files) and emoji/ (image folders); STREAM is a, b or c
+#   (three lists that can run side by side, one CPU thread each).
+set -euo pipefail
+data=${1:?usage: scripts/train_zoo.sh DATA_ROOT STREAM}
+stream=${2:?usage: scripts/train_zoo.sh DATA_ROOT STREAM}
+py=${PYTHON:-python}
+common=(--dataset mnist --data-dir "$data/mnist" --amp --ema 0.999 --quiet --num-workers "${THREADS:-1}")
+emoji=(--dataset folder --data-dir "$data/emoji" --class-filter smileys-and-emotion,people-and-body
+       --img-size 64 --amp --ema 0.999 --quiet --num-workers "${THREADS:-1}" --eval-every 0)
+
+run() {  # run NAME ARGS...: train, then export the best (or last) epoch with the command in its card
+  local name=$1; shift
+  local out=runs/zoo/$name
+  rm -rf "$out"
+  $py train.py "$@" --out "$out" 2>&1 | grep -v Warning | tee "runs/zoo/$name.log"
+  local src=$out/best.safetensors
+  [ -f "$src" ] || src=$out/latest.safetensors
+  $py train.py export "$src" "checkpoints/$name.safetensors" --note "python train.py $*"
+}
+mkdir -p runs/zoo
+case $stream in
+  a)
+    run dcgan --variant dcgan --epochs 12 "${common[@]}"
+    run sngan --variant sngan --epochs 12 "${common[@]}"
+    run sagan --variant sagan --epochs 10 "${common[@]}"
+    run stylegan --variant stylegan --epochs 8 "${common[@]}"
+    ;;
+  b)
+    run mlp_gan --variant mlp_gan --epochs 30 "${common[@]}"
+    run dcgan_separable --variant dcgan_separable --epochs 10 "${common[@]}"
+    run wgan --variant wgan --epochs 25 "${common[@]}"
+    run wgan_gp --variant wgan_gp --epochs 12 "${common[@]}"
+    ;;
+  c)
+    run emoji_dcgan --variant dcgan --epochs 60 "${emoji[@]}"
+    run emoji_stylegan --variant stylegan --epochs 40 "${emoji[@]}"
+    ;;
+esac
