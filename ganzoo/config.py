@@ -21,7 +21,7 @@ LIMITS = {
     "mapping_layers": (1, 16),
 }
 SPECTRAL_NORM = ("none", "d", "gd")
-D_NORMS = ("batch", "instance", "layer", "none")
+D_NORMS = ("auto", "batch", "instance", "layer", "none")
 LOSSES = ("bce", "minimax", "wasserstein", "hinge", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
@@ -39,7 +39,7 @@ class ModelConfig:
     spectral_norm: str = "none"  # none | d (D only) | gd (G and D)
     attention: bool = False  # SAGAN self-attention before the last conv of G and D
     d_dropout: float = 0.0
-    d_norm: str = "batch"  # batch | instance | layer | none
+    d_norm: str = "auto"  # auto (the architecture's own: batch, instance for style) | batch | instance | layer | none
     residual: bool = False  # ResNet up/down blocks (conv architectures)
     grow_d: bool = False  # build D with its last block held back until switched on
     w_dim: int = 0  # style only; 0 = z_dim

@@ -386,7 +386,8 @@ class Trainer:
             stats["loss_g"] += self._check(loss_g.detach(), "G's loss") / t.g_steps
         # Update G_ema.
         if self.G_ema is not None:
-            update_ema(self.G_ema, unwrap(G), t.ema)
+            # Warm-up: a plain 0.999 average would still hold ~40% of the random init after 900 steps.
+            update_ema(self.G_ema, unwrap(G), min(t.ema, (1 + self.step) / (10 + self.step)))
         self.step += 1
         # Grow D.
         if t.grow_d_at and self.step == t.grow_d_at and self.mcfg.grow_d:

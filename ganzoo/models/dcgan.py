@@ -63,8 +63,9 @@ class DCGANGenerator(Generator):
 
 
 class DCGANDiscriminator(Discriminator):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, default_norm: str = "batch") -> None:
         super().__init__()
+        norm = default_norm if cfg.d_norm == "auto" else cfg.d_norm
         depth, start = plan_depth(cfg.img_size, cfg.depth)
         chans = [cfg.width * 2**i for i in range(depth)]  # [w, 2w] at 28x28
         blocks: list[nn.Module] = [
@@ -73,12 +74,12 @@ class DCGANDiscriminator(Discriminator):
         ]  # (B, w, 14, 14)
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             if cfg.residual:
-                blocks.append(ResBlockDown(c_in, c_out, cfg.d_norm, cfg.d_dropout))
+                blocks.append(ResBlockDown(c_in, c_out, norm, cfg.d_dropout))
             else:
                 blocks.append(
                     nn.Sequential(
                         nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),  # (B, 2w, 7, 7)
-                        d_norm_layer(cfg.d_norm, c_out),
+                        d_norm_layer(norm, c_out),
                         *d_activation(cfg.d_dropout),
                     )
                 )

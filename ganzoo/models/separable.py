@@ -67,7 +67,7 @@ class SeparableDiscriminator(Discriminator):
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += [
                 separable_conv(c_in, c_out, 4, 2, 1),  # (B, 2w, 7, 7)
-                d_norm_layer(cfg.d_norm, c_out),
+                d_norm_layer("batch" if cfg.d_norm == "auto" else cfg.d_norm, c_out),
                 *d_activation(cfg.d_dropout),
             ]
         if cfg.attention:

@@ -88,7 +88,7 @@ def style(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
         raise ValueError("the style generator has its own blocks; residual applies to dcgan")
     G = StyleGenerator(cfg)
     # The StyleGAN discriminator here is a conv D with InstanceNorm (affine) unless told otherwise.
-    D = DCGANDiscriminator(cfg)
+    D = DCGANDiscriminator(cfg, default_norm="instance")
     dcgan_init(D)
     if cfg.spectral_norm in ("d", "gd"):
         apply_spectral_norm(D)
