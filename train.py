@@ -300,6 +300,9 @@ def cmd_export(argv: list[str]) -> int:
     p.add_argument("dest")
     p.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
     p.add_argument("--no-d", action="store_true", help="leave the discriminator out")
+    p.add_argument("--sampling-only", action="store_true",
+                   help="keep only the sampling generator (G_ema when present) and D: the shipped form")
+    p.add_argument("--fit-mb", type=float, help="store float16 weights if float32 would exceed this many MB")
     p.add_argument("--note", default="", help="text stored as 'note' in the metadata (e.g. the command used)")
     args = p.parse_args(argv)
     from ganzoo import CheckpointError, load
@@ -314,9 +317,21 @@ def cmd_export(argv: list[str]) -> int:
     if args.note:
         meta["note"] = args.note
     extra = {k: v for k, v in ckpt.tensors.items() if k.startswith("history.")}
-    save(args.dest, ckpt.G_train or ckpt.G, ckpt.cfg, D=None if args.no_d else ckpt.D,
-         G_ema=ckpt.G if ckpt.G_train is not None else None, meta=meta, extra_tensors=extra, half=args.fp16)
-    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 2**20:.2f} MB)")
+    if args.sampling_only:
+        G, G_ema = ckpt.G, None
+        if ckpt.G_train is not None:
+            meta["sampling_generator"] = "EMA of G"
+    else:
+        G, G_ema = ckpt.G_train or ckpt.G, ckpt.G if ckpt.G_train is not None else None
+    D = None if args.no_d else ckpt.D
+    half = args.fp16
+    if not half and args.fit_mb:
+        from ganzoo.checkpoint import build_file
+
+        size = len(build_file(G, ckpt.cfg, D=D, G_ema=G_ema, meta=meta, extra_tensors=extra))
+        half = size > args.fit_mb * 2**20
+    save(args.dest, G, ckpt.cfg, D=D, G_ema=G_ema, meta=meta, extra_tensors=extra, half=half)
+    print(f"wrote {args.dest} ({Path(args.dest).stat().st_size / 2**20:.2f} MB{', float16' if half else ''})")
     return 0
 
 

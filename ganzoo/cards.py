@@ -47,7 +47,7 @@ def card(ckpt, name: str) -> str:
         f"- trained {m.get('epochs_done', '?')} epochs ({m.get('steps_done', '?')} steps), "
         f"{m.get('wall_seconds', '?')} s on {m.get('device', '?')}",
         f"- weights stored as {'float16' if m.get('fp16') else 'float32'}",
-        f"- sampling generator: {'EMA of G' if ckpt.G_train is not None else 'G'}",
+        f"- sampling generator: {m.get('sampling_generator') or ('EMA of G' if ckpt.G_train is not None else 'G')}",
     ]
     if m.get("best_epoch"):
         lines.append(f"- this is epoch {m['best_epoch']}, the best by classifier-FID")

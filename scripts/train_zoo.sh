@@ -18,7 +18,7 @@ run() {  # run NAME ARGS...: train, then export the best (or last) epoch with th
   $py train.py "$@" --out "$out" 2>&1 | grep -v Warning | tee "runs/zoo/$name.log"
   local src=$out/best.safetensors
   [ -f "$src" ] || src=$out/latest.safetensors
-  $py train.py export "$src" "checkpoints/$name.safetensors" --note "python train.py $*"
+  $py train.py export "$src" "checkpoints/$name.safetensors" --sampling-only --fit-mb 9.5 --note "python train.py $*"
 }
 mkdir -p runs/zoo
 case $stream in

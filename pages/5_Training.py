@@ -1,0 +1,50 @@
+import pandas as pd
+import streamlit as st
+
+from ganzoo import ui
+from ganzoo.images import grid, upscale
+
+ui.page_header("Training", ":material/show_chart:", "How the chosen checkpoint got here: curves and samples by epoch.")
+key, ckpt = ui.sidebar()
+if ckpt is None:
+    st.stop()
+hist = ckpt.history
+m = ckpt.meta
+st.caption(f"{m.get('epochs_done', '?')} epochs, {m.get('steps_done', '?')} steps, {m.get('wall_seconds', '?')} s "
+           f"on {m.get('device', 'unknown device')}" + (f" · shipped epoch: {m['best_epoch']}" if m.get("best_epoch")
+                                                        else ""))
+if m.get("note"):
+    st.code(m["note"], language="bash")
+if not hist:
+    st.info("This checkpoint carries no training history (imported, or saved outside train.py).")
+    st.stop()
+df = pd.DataFrame([{k: v for k, v in h.items() if not isinstance(v, (dict, list))} for h in hist]).set_index("epoch")
+c = st.columns(2)
+with c[0]:
+    st.markdown("**Losses**")
+    st.line_chart(df[["loss_d", "loss_g"]].rename(columns={"loss_d": "D", "loss_g": "G"}))
+with c[1]:
+    st.markdown("**D accuracy** (0.5 = D cannot tell)")
+    cols = [x for x in ("d_acc_real", "d_acc_fake", "val_acc_real") if x in df]
+    st.line_chart(df[cols])
+if "fid" in df:
+    c = st.columns(2)
+    with c[0]:
+        st.markdown("**Classifier-FID** (lower is better)")
+        st.line_chart(df[["fid"]])
+    with c[1]:
+        st.markdown("**Coverage and entropy**")
+        st.line_chart(df[[x for x in ("entropy", "confidence") if x in df]])
+samples = ckpt.tensors.get("history.samples")
+epochs = m.get("sample_epochs", [])
+if samples is not None and len(epochs) == samples.shape[0]:
+    st.subheader("Samples over training")
+    st.caption("The same fixed latents after each epoch.")
+    i = st.select_slider("Epoch", options=list(range(len(epochs))), value=len(epochs) - 1,
+                         format_func=lambda j: str(epochs[j]))
+    ui.image(upscale(grid(samples[i], nrow=8), max(1, 112 // ckpt.cfg.img_size)))
+    strip = grid(samples[:, 0], nrow=len(epochs), pad=1)
+    st.caption("The first latent, epoch by epoch:")
+    ui.image(upscale(strip, max(1, 56 // ckpt.cfg.img_size)))
+with st.expander("All logged numbers"):
+    st.dataframe(df)
