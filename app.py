@@ -55,7 +55,8 @@ for dataset in sorted({e["dataset"] for e in entries}):
                 m[3].metric("confidence", f"{ev['confidence']:.3f}")
                 m[4].metric("ms / image", f"{ev.get('ms_per_image', float('nan')):.2f}")
             else:
-                st.caption("no classifier metrics for this dataset")
+                st.caption("not evaluated yet: `python train.py evaluate --write-meta checkpoints/`"
+                           if ev == {} else "no classifier for this dataset")
         floors[dataset] = floor
 for dataset, floor in floors.items():
     if floor.get("fid") is not None:

@@ -84,10 +84,27 @@ def render_latent(G: torch.nn.Module, v: torch.Tensor, space: str) -> torch.Tens
 
 
 def directions(G: torch.nn.Module, space: str, k: int = 8, n: int = 2000, seed: int = 777) -> dict[str, torch.Tensor]:
-    """GANSpace: principal directions of w (or z) over n samples, with their std and explained variance."""
+    """GANSpace (Harkonen et al. 2020): directions that explain most of what changes.
+
+    In w (a learned, anisotropic space) these are the principal components of sampled w.
+    z is isotropic, so its own PCA is meaningless; there we take the principal components
+    of the generated images and regress them onto z (GANSpace's recipe for BigGAN), giving
+    one z direction per image-space component. `explained` is each component's share of
+    the variance of w or of the images; `std` scales slider units to typical moves.
+    """
     z = sample_z(list(range(seed, seed + n)), G.z_dim)
-    latents = to_w(G, z) if space == "w" else z
-    dirs, std, ratio = pca_directions(latents, k)
+    if space == "w":
+        dirs, std, ratio = pca_directions(to_w(G, z), k)
+        return {"directions": dirs, "std": std, "explained": ratio}
+    images = generate(G, z).flatten(1)
+    _, img_std, ratio = pca_directions(images, k)
+    centred = images.double() - images.double().mean(0, keepdim=True)
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    coords = centred @ vh[: len(ratio)].T  # (n, k): each sample's position along the image PCs
+    zc = z.double() - z.double().mean(0, keepdim=True)
+    sol = torch.linalg.lstsq(zc, coords).solution  # (z_dim, k): z -> PC coordinates
+    dirs = (sol / sol.norm(dim=0, keepdim=True).clamp_min(1e-12)).T.float()  # (k, z_dim) unit rows
+    std = (zc.float() @ dirs.T).std(0)  # spread of the samples along each direction
     return {"directions": dirs, "std": std, "explained": ratio}
 
 

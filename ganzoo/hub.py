@@ -60,11 +60,12 @@ def download(url_or_repo: str, filename: str | None = None, revision: str | None
         raise HubError(f"repository {repo_id} was not found on the Hub (or it is private: log in)") from None
     except RevisionNotFoundError:
         raise HubError(f"revision {revision!r} does not exist in {repo_id}") from None
-    except EntryNotFoundError:
-        raise HubError(f"{filename} is not in {repo_id}" + (f" at {revision}" if revision else "")) from None
+    # LocalEntryNotFoundError subclasses EntryNotFoundError: it must be caught first.
     except LocalEntryNotFoundError:
         raise HubError(f"cannot reach the Hub and {repo_id}/{filename} is not in the local cache "
                        "(offline? HF_HUB_OFFLINE is set?)") from None
+    except EntryNotFoundError:
+        raise HubError(f"{filename} is not in {repo_id}" + (f" at {revision}" if revision else "")) from None
     except Exception as e:  # connection errors come in many classes
         raise HubError(f"could not download {repo_id}/{filename}: {e.__class__.__name__}: "
                        f"{str(e).splitlines()[0][:160] if str(e) else 'no details'}") from None

@@ -127,13 +127,39 @@ def add_hub(repo_id: str, filename: str, revision: str | None, path: str) -> str
     return key
 
 
+PAGES = [
+    ("app.py", "Home · Zoo", ":material/pets:"),
+    ("pages/1_Generate.py", "Generate", ":material/grid_view:"),
+    ("pages/2_Latent_sliders.py", "Latent sliders", ":material/tune:"),
+    ("pages/3_Interpolate.py", "Interpolate", ":material/timeline:"),
+    ("pages/4_Compare.py", "Compare", ":material/compare:"),
+    ("pages/5_Training.py", "Training", ":material/show_chart:"),
+    ("pages/6_Upload.py", "Upload", ":material/upload:"),
+    ("pages/7_Hub.py", "Hub", ":material/cloud_download:"),
+]
+
+
+def nav() -> None:
+    """Our own page list (the automatic one would call the home page "app")."""
+    from streamlit.errors import StreamlitAPIException
+
+    with st.sidebar:
+        try:
+            for path, label, icon in PAGES:
+                st.page_link(path, label=label, icon=icon)
+        except StreamlitAPIException:
+            pass  # a page run on its own (AppTest) is its own entry point and has no siblings
+        st.divider()
+
+
 def _on_pick() -> None:
     st.session_state[SELECTED] = st.session_state["_picker"]
 
 
-def sidebar(require_model: bool = True) -> tuple[str, Checkpoint] | tuple[None, None]:
+def sidebar() -> tuple[str, Checkpoint] | tuple[None, None]:
     """The checkpoint picker shown on every page. Returns (key, checkpoint) of the choice."""
     opts = options()
+    nav()
     with st.sidebar:
         st.markdown("### :material/deployed_code: Model")
         if not opts:

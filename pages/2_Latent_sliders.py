@@ -66,11 +66,12 @@ def sliders() -> None:
                                            key=f"{state_key}::{seed}::d{d}")
         pcs = {}
         if pca is not None:
-            st.markdown("**Semantic directions** (GANSpace: PCA of 2,000 sampled latents)")
+            st.markdown("**Semantic directions** (GANSpace: principal components of 2,000 samples"
+                        + (" of w)" if space == "w" else " of the images, regressed onto z)"))
             cols = st.columns(2)
             for i in range(n_pc):
                 pcs[i] = cols[i % 2].slider(
-                    f"PC{i + 1} · {pca['explained'][i]:.1%} of variance", -5.0, 5.0, 0.0, 0.25,
+                    f"PC{i + 1} · {pca['explained'][i]:.1%} of the variance", -5.0, 5.0, 0.0, 0.25,
                     key=f"{state_key}::{seed}::pc{i}", help="in standard deviations along this direction")
     v = edit_latent(base, values, pcs, pca)
     img = render_latent(G, v, space)
