@@ -396,10 +396,13 @@ class Trainer:
 
     def run(self, *, max_steps: int = 0) -> RunResult:
         t = self.tcfg
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
-            (self.out_dir / "config.json").write_text(json.dumps(
-                {"model": self.mcfg.to_dict(), "train": t.to_dict()}, indent=2))
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                (self.out_dir / "config.json").write_text(json.dumps(
+                    {"model": self.mcfg.to_dict(), "train": t.to_dict()}, indent=2))
+            except OSError as e:
+                raise TrainingError(f"cannot write to the output folder {self.out_dir}: {e.strerror or e}") from None
         if self.step == 0:
             self.save()  # a loadable checkpoint exists from the first second of a run
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}

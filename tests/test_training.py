@@ -1,0 +1,206 @@
+"""train.py and the loop: dry runs, exact resume, NaN stops, atomic writes, DDP, data options."""
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganzoo import load
+from ganzoo.checkpoint import atomic_write
+from ganzoo.config import PRESETS, resolve
+from ganzoo.data import DataError, load_dataset, read_idx
+from ganzoo.training import TrainingError, train
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          env=ENV, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize("variant", sorted(PRESETS))
+def test_dry_run_every_preset(tmp_path, variant):
+    mcfg, tcfg = resolve(variant, {"width": 8}, {"batch_size": 8})
+    result = train(mcfg, tcfg, tmp_path, dry_run=True, max_steps=2, quiet=True, log=lambda s: None)
+    assert result.step == 2
+    ck = load(result.latest)
+    assert ck.meta["variant"] == variant and ck.meta["state"]["step"] == 2
+    x = ck.G(torch.randn(2, mcfg.z_dim))
+    assert x.shape == (2, 1, 28, 28) and torch.isfinite(x).all()
+
+
+def test_cli_dry_run_prints_resolved_config_and_writes_a_checkpoint(tmp_path):
+    r = run_cli("--variant", "wgan_gp", "--dry-run", "--quiet", "--width", "8", "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    assert '"gp_weight": 10.0' in r.stdout and '"d_steps": 5' in r.stdout
+    assert (tmp_path / "run" / "latest.safetensors").exists()
+    assert (tmp_path / "run" / "config.json").exists()
+
+
+def _weights(path):
+    ck = load(path)
+    sd = {f"G.{k}": v for k, v in (ck.G_train or ck.G).state_dict().items()}
+    sd.update({f"D.{k}": v for k, v in ck.D.state_dict().items()})
+    return sd
+
+
+@pytest.mark.parametrize("variant,extra", [("dcgan", {"ema": 0.9}), ("wgan_gp", {}), ("stylegan", {})])
+def test_resume_is_exact(tmp_path, mnist_dir, variant, extra):
+    overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
+                 "epochs": 3, "val_fraction": 0.1, **extra}
+    mcfg, tcfg = resolve(variant, {"width": 8}, overrides)
+    quiet = dict(quiet=True, log=lambda s: None)
+    straight = train(mcfg, tcfg, tmp_path / "a", max_steps=4, **quiet)
+    first = train(mcfg, tcfg, tmp_path / "b", max_steps=2, **quiet)
+    resumed = train(mcfg, tcfg, tmp_path / "b", resume=first.latest, max_steps=4, **quiet)
+    assert straight.step == resumed.step == 4
+    a, b = _weights(straight.latest), _weights(resumed.latest)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_across_epoch_boundary_and_grown_d(tmp_path, mnist_dir):
+    # 270 training images / (16 * 1) = 16 steps per epoch: stop at 10, resume through the epoch end to 20.
+    overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
+                 "epochs": 2, "grow_d_at": 12, "val_fraction": 0.1}
+    mcfg, tcfg = resolve("dcgan", {"width": 8, "depth": 2}, overrides)
+    quiet = dict(quiet=True, log=lambda s: None)
+    straight = train(mcfg, tcfg, tmp_path / "a", max_steps=20, **quiet)
+    first = train(mcfg, tcfg, tmp_path / "b", max_steps=10, **quiet)
+    assert not bool(load(first.latest).D.grown)
+    resumed = train(mcfg, tcfg, tmp_path / "b", resume=first.latest, max_steps=20, **quiet)
+    assert bool(load(resumed.latest).D.grown)
+    a, b = _weights(straight.latest), _weights(resumed.latest)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(load(resumed.latest).history) == 1
+
+
+def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
+    with pytest.raises(TrainingError, match=r"step \d+.*learning rate"):
+        train(mcfg, tcfg, tmp_path, dry_run=True, max_steps=50, quiet=True, log=lambda s: None)
+    ck = load(tmp_path / "latest.safetensors")  # the step-0 checkpoint: finite, loadable
+    assert torch.isfinite(ck.G(torch.randn(2, mcfg.z_dim))).all()
+
+
+def test_nan_from_cli_is_one_clear_line(tmp_path):
+    r = run_cli("--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--lr-d", "1e30", "--lr-g", "1e30",
+                "--optimizer", "sgd", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_atomic_write_survives_a_crash_mid_write(tmp_path, monkeypatch):
+    path = tmp_path / "latest.safetensors"
+    atomic_write(path, b"old contents")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        atomic_write(path, b"new contents that never land")
+    assert path.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.safetensors"]  # no temp file left behind
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path):
+    if os.geteuid() == 0:
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        out = blocker / "run"  # a folder inside a file: fails even for root
+    else:
+        out = tmp_path / "ro"
+        out.mkdir()
+        out.chmod(0o500)
+    r = run_cli("--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--out", str(out))
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and str(out.name) in r.stderr
+
+
+def test_two_process_gloo_ddp_writes_one_checkpoint(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+           str(ROOT / "train.py"), "--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--device", "cpu",
+           "--batch-size", "8", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "latest.safetensors"]
+    assert load(out / "latest.safetensors").meta["state"]["step"] == 2
+
+
+def test_class_filter_selects_only_the_named_folders(tmp_path):
+    for cls, colour in (("cats", (255, 0, 0, 255)), ("dogs", (0, 255, 0, 128)), ("fish", (0, 0, 255, 255))):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.new("RGBA", (40, 30), colour).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "fish" / "broken.png").write_bytes(b"not a png")
+    ds = load_dataset("folder", tmp_path, img_size=16, img_channels=3, class_filter=("dogs", "fish"))
+    assert ds.classes == ["dogs", "fish"] and len(ds) == 6
+    assert ds.images.shape == (6, 3, 16, 16)
+    dog = ds.images[0, :, 8, 8].tolist()
+    assert dog[1] == 255 and dog[0] == dog[2] and 120 < dog[0] < 135  # half-transparent green on white
+    with pytest.raises(DataError, match="birds"):
+        load_dataset("folder", tmp_path, img_size=16, class_filter=("birds",))
+
+
+def test_idx_reading_from_the_committed_fixture(mnist_dir):
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+    assert images.shape == (300, 28, 28) and images.dtype == np.uint8
+    ds = load_dataset("mnist", mnist_dir, split="test")
+    assert len(ds) == 300 and ds.labels[:5].tolist() == [7, 2, 1, 0, 4]
+    ds32 = load_dataset("mnist", mnist_dir, img_size=32)
+    assert ds32.images.shape == (300, 1, 32, 32)
+
+
+def test_idx_plain_and_torchvision_layout(tmp_path, mnist_dir):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in mnist_dir.iterdir():
+        (raw / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(f.read_bytes()))
+    assert len(load_dataset("mnist", tmp_path)) == 300
+
+
+def test_missing_empty_and_corrupt_data_folders(tmp_path, mnist_dir):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "nope")
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
+        load_dataset("mnist", tmp_path)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03garbage"))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes((mnist_dir / "train-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(DataError, match="corrupt|truncated"):
+        load_dataset("mnist", tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no images"):
+        load_dataset("folder", empty, img_size=16)
+    r = run_cli("--variant", "dcgan", "--dataset", "mnist", "--data-dir", str(tmp_path / "nope"), "--quiet",
+                "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "nope" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_plot_and_sweep_commands(tmp_path, mnist_dir):
+    r = run_cli("sweep", "--variant", "dcgan", "--width", "8", "--dry-run", "--set", "lr_g=2e-4,2e-3",
+                "--set", "z_dim=16,32", "--out", str(tmp_path / "sweep"))
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert table.count("\n") == 2 + 4 and "lr_g" in table
+    assert (tmp_path / "sweep" / "sweep_curves.png").exists()
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir),
+                                                 "epochs": 2, "eval_every": 0})
+    result = train(mcfg, tcfg, tmp_path / "run", quiet=True, log=lambda s: None)
+    r = run_cli("plot", "--checkpoint", str(result.latest), "--output-dir", str(tmp_path / "plots"))
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == ["d_accuracy.png", "losses.png", "samples.png"]
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3
+    assert (tmp_path / "run" / "samples_epoch002.png").exists()
