@@ -181,7 +181,7 @@ def read_header(data: bytes | memoryview, file_size: int) -> tuple[dict[str, Any
     (n,) = struct.unpack("<Q", bytes(data[:8]))
     if n > MAX_HEADER_BYTES or 8 + n > file_size:
         raise CheckpointError(
-            f"not a valid safetensors file: its header claims {n} bytes but the file has {file_size}"
+            f"the file is truncated or not a safetensors file: its header claims {n} bytes but the file has {file_size}"
         )
     if len(data) < 8 + n:
         raise CheckpointError("the file is truncated inside its header")
