@@ -233,12 +233,45 @@ def _meta_from_header(header: dict[str, Any]) -> dict[str, Any]:
 
 
 def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
-    """The one place old checkpoint formats are brought up to date."""
+    """The one place old checkpoint formats are brought up to date (and untrusted fields made safe)."""
     version = meta.get("format_version", 0)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint format {version!r} is newer than this ganzoo understands ({FORMAT_VERSION}); upgrade ganzoo"
         )
+    return _sanitize(meta)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _sanitize(meta: dict[str, Any]) -> dict[str, Any]:
+    """Drop optional fields of the wrong type: a file from a stranger must not break a page that shows them."""
+    for key in ("dataset", "variant", "device", "note", "created", "imported", "sampling_generator"):
+        if key in meta and not isinstance(meta[key], str):
+            del meta[key]
+    for key in ("train", "metrics", "eval", "state"):
+        if key in meta and not isinstance(meta[key], dict):
+            del meta[key]
+    if "eval" in meta:
+        ev = meta["eval"]
+        for k in ("fid", "kid", "precision", "recall", "entropy", "confidence", "ms_per_image", "coverage", "n"):
+            if k in ev and not _number(ev[k]):
+                del ev[k]
+        if not isinstance(ev.get("floor", {}), dict):
+            del ev["floor"]
+    hist = meta.get("history")
+    if hist is not None:
+        if not isinstance(hist, list):
+            hist = []
+        meta["history"] = [h for h in hist if isinstance(h, dict) and _number(h.get("epoch"))
+                           and all(_number(h.get(k, 0.0)) for k in ("loss_d", "loss_g", "d_acc_real", "d_acc_fake"))]
+    for key in ("epochs_done", "steps_done", "wall_seconds", "best_epoch"):
+        if key in meta and not _number(meta[key]):
+            del meta[key]
+    if not isinstance(meta.get("sample_epochs", []), list):
+        del meta["sample_epochs"]
     return meta
 
 
@@ -280,6 +313,8 @@ def _check_and_load(module: nn.Module, tensors: dict[str, torch.Tensor], prefix:
             raise CheckpointError(
                 f"{prefix}.{k} has shape {tuple(v.shape)} but the config builds {tuple(want[k].shape)}"
             )
+        if v.is_floating_point() != want[k].is_floating_point():
+            raise CheckpointError(f"{prefix}.{k} has dtype {v.dtype} but the model needs {want[k].dtype}")
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{prefix}.{k} contains NaN or Inf values; the checkpoint is unusable")
         got[k] = v.to(want[k].dtype)
