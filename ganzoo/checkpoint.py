@@ -354,7 +354,7 @@ def load(
         source = download(source)
     data, label = _read_source(source, max_bytes)
     name = name or (Path(label).name if label != "<upload>" else "")
-    if _looks_like_pickle(data) or name.endswith((".pt", ".pth", ".bin", ".ckpt")):
+    if _is_torch_file(data, name):
         from ganzoo.foreign import import_state_dict
 
         ckpt = import_state_dict(data)
@@ -369,9 +369,20 @@ def load(
     return ckpt
 
 
-def _looks_like_pickle(data: bytes) -> bool:
-    # torch.save writes a zip (PK) or, in the legacy format, a raw pickle (protocol 2+: 0x80).
-    return data[:2] == b"PK" or data[:1] == b"\x80"
+def _is_torch_file(data: bytes, name: str) -> bool:
+    """A .pt/.pth file (zip or raw pickle) rather than safetensors: by name, else by content.
+
+    Content alone: safetensors starts with an 8-byte length then '{'; torch.save writes a zip ("PK\x03\x04")
+    or, in the legacy format, a pickle (0x80 then the protocol). The first byte of a safetensors length
+    can be 0x80 too, so the '{' at offset 8 decides first.
+    """
+    if name.endswith(".safetensors"):
+        return False
+    if name.endswith((".pt", ".pth", ".bin", ".ckpt")):
+        return True
+    if len(data) > 8 and data[8:9] == b"{":
+        return False
+    return data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"
 
 
 def _load_safetensors(data: bytes) -> Checkpoint:

@@ -148,7 +148,7 @@ def test_wrong_dtypes_shapes_and_nonfinite_tensors():
         "inf": {**sd, first: torch.full_like(sd[first], float("inf"))},
         "no G": {"D.x": torch.zeros(1)},
     }
-    for name, tensors in variants.items():
+    for tensors in variants.values():
         data = save(tensors, metadata=meta)
         with pytest.raises(CheckpointError):
             load(data)
