@@ -1,0 +1,159 @@
+"""Training throughput: images/s per preset, and our loop against the common tutorial loop.
+
+    python bench/train_throughput.py --data-dir ../shared/data/mnist [--steps 20] [--device cpu]
+
+1. Every preset at its MNIST settings, on the current device: real images consumed per second (fp32 and, with
+   --amp, bf16 autocast).
+2. The pytorch/examples DCGAN shape (64x64, width 64, z 100, batch 64): ganzoo's loop (the whole set preloaded
+   as a uint8 tensor, batches by indexing, optional autocast) against a plain reference loop (torchvision
+   MNIST + DataLoader + per-sample Resize/ToTensor/Normalize, fp32), measured in the same process. On CUDA it
+   also prints the step time next to the time the step's FLOPs would need at the card's measured matmul rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganzoo.config import PRESETS, resolve  # noqa: E402
+from ganzoo.data import ImageSet, load_dataset  # noqa: E402
+from ganzoo.training import Trainer  # noqa: E402
+
+
+def ganzoo_rate(variant: str, data: ImageSet, steps: int, model: dict, train: dict) -> float:
+    mcfg, tcfg = resolve(variant, model, {"eval_every": 0, **train})
+    tr = Trainer(mcfg, tcfg, "/tmp/ganzoo-bench", quiet=True, data=data, log=lambda s: None)
+    perm = torch.randperm(len(tr.images))
+    stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
+    for i in range(2):  # warm-up (cudnn autotune, allocator)
+        tr.train_step(perm, i, stats)
+    _sync(tr.device)
+    t = time.perf_counter()
+    for i in range(2, 2 + steps):
+        tr.train_step(perm, i, stats)
+    _sync(tr.device)
+    return steps * tr.batch_size * tcfg.d_steps / (time.perf_counter() - t)
+
+
+def reference_rate(data_dir: str, steps: int, device: torch.device) -> float:
+    """pytorch/examples dcgan/main.py's loop, verbatim in spirit: DataLoader over per-sample transforms."""
+    import torchvision
+    import torchvision.transforms as T
+
+    from ganzoo import create_model
+
+    root = _torchvision_root(data_dir)
+    ds = torchvision.datasets.MNIST(root, train=True, download=False, transform=T.Compose(
+        [T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,), (0.5,))]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=0)
+    G, D = create_model("dcgan", img_size=64, img_channels=1, width=64, z_dim=100)
+    G, D = G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    it = iter(loader)
+    t = None
+    for i in range(steps + 2):
+        if i == 2:
+            _sync(device)
+            t = time.perf_counter()
+        real, _ = next(it)
+        real = real.to(device)
+        z = torch.randn(real.shape[0], 100, device=device)
+        fake = G(z)
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    _sync(device)
+    return steps * 64 / (time.perf_counter() - t)
+
+
+def _torchvision_root(data_dir: str) -> str:
+    """torchvision wants <root>/MNIST/raw/<ungzipped files>; build that in /tmp from an IDX folder."""
+    import gzip
+
+    root = Path("/tmp/ganzoo-bench-tv")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in Path(data_dir).glob("*-ubyte*"):
+        target = raw / f.name.removesuffix(".gz")
+        if not target.exists():
+            target.write_bytes(gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes())
+    return str(root)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", action="store_true", help="also measure bf16/fp16 autocast")
+    p.add_argument("--skip-presets", action="store_true")
+    args = p.parse_args()
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}), "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    mnist = load_dataset("mnist", args.data_dir)
+    if not args.skip_presets:
+        print("\n| preset | fp32 img/s |" + (" autocast img/s |" if args.amp else ""))
+        print("|---|---|" + ("---|" if args.amp else ""))
+        for name in PRESETS:
+            row = f"| {name} | {ganzoo_rate(name, mnist, args.steps, {}, {'device': device.type}):.0f} |"
+            if args.amp:
+                row += f" {ganzoo_rate(name, mnist, args.steps, {}, {'device': device.type, 'amp': True}):.0f} |"
+            print(row, flush=True)
+
+    print("\npytorch/examples DCGAN shape: 64x64, width 64, z 100, batch 64")
+    mnist64 = load_dataset("mnist", args.data_dir, img_size=64)
+    shape = {"img_size": 64, "width": 64, "z_dim": 100}
+    ref = reference_rate(args.data_dir, args.steps, device)
+    ours = ganzoo_rate("dcgan", mnist64, args.steps, shape, {"device": device.type, "batch_size": 64})
+    print(f"reference loop (DataLoader + per-sample transforms, fp32): {ref:.1f} img/s")
+    print(f"ganzoo loop (preloaded uint8, fp32):                       {ours:.1f} img/s  ({ours / ref:.2f}x)")
+    ours_amp = ganzoo_rate("dcgan", mnist64, args.steps, shape,
+                           {"device": device.type, "batch_size": 64, "amp": True})
+    print(f"ganzoo loop (preloaded uint8, autocast):                   {ours_amp:.1f} img/s  ({ours_amp / ref:.2f}x)")
+    if device.type == "cuda":
+        n = 4096
+        a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(10):
+            a @ a
+        torch.cuda.synchronize()
+        rate = 10 * 2 * n**3 / (time.perf_counter() - t)
+        from torch.utils.flop_counter import FlopCounterMode
+
+        from ganzoo import create_model
+
+        G, D = create_model("dcgan", **shape)
+        G, D = G.to(device), D.to(device)
+        with FlopCounterMode(display=False) as fc:
+            fake = G(torch.randn(64, 100, device=device))
+            (D(fake).mean() + D(torch.randn_like(fake)).mean()).backward()
+            D(G(torch.randn(64, 100, device=device))).mean().backward()
+        flops = fc.get_total_flops()
+        step = 64 / ours_amp
+        print(f"step {step * 1000:.2f} ms; its {flops / 1e9:.1f} GFLOP need {flops / rate * 1000:.2f} ms at the "
+              f"measured {rate / 1e12:.0f} TFLOP/s bf16 matmul rate")
+
+
+if __name__ == "__main__":
+    main()
