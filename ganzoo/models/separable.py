@@ -22,10 +22,16 @@ from ganzoo.models.dcgan import finish
 from ganzoo.registry import register_model
 
 
-def separable_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> nn.Sequential:
+def separable_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int, multiplier: int = 1
+                   ) -> nn.Sequential:
+    """Depthwise (groups = c_in, `multiplier` filters per input channel) then pointwise.
+
+    On a 1-channel image a plain depthwise conv is a single filter, and every channel after the
+    pointwise conv would be a scaled copy of it: the first layer uses a depth multiplier instead.
+    """
     return nn.Sequential(
-        nn.Conv2d(c_in, c_in, kernel, stride, padding, groups=c_in, bias=False),  # depthwise
-        nn.Conv2d(c_in, c_out, 1, bias=False),  # pointwise: mixes channels
+        nn.Conv2d(c_in, c_in * multiplier, kernel, stride, padding, groups=c_in, bias=False),  # depthwise
+        nn.Conv2d(c_in * multiplier, c_out, 1, bias=False),  # pointwise: mixes channels
     )
 
 
@@ -50,7 +56,13 @@ class SeparableGenerator(Generator):
             layers += [separable_up(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU(True)]  # (B, w, 14, 14)
         if cfg.attention:
             layers.append(SelfAttention(chans[-1]))
-        layers += [separable_up(chans[-1], cfg.img_channels), nn.Tanh()]  # (B, 1, 28, 28)
+        # Output: upsample depthwise on all channels, then mix down to the image channels (a 1-channel
+        # depthwise transposed conv would paint the whole image with one 4x4 filter).
+        layers += [
+            nn.ConvTranspose2d(chans[-1], chans[-1], 4, 2, 1, groups=chans[-1], bias=False),  # (B, w, 28, 28)
+            nn.Conv2d(chans[-1], cfg.img_channels, 1, bias=False),  # (B, 1, 28, 28)
+            nn.Tanh(),
+        ]
         self.main = nn.Sequential(*layers)
 
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
@@ -63,7 +75,8 @@ class SeparableDiscriminator(Discriminator):
         super().__init__()
         depth, start = plan_depth(cfg.img_size, cfg.depth)
         chans = [cfg.width * 2**i for i in range(depth)]
-        layers: list[nn.Module] = [separable_conv(cfg.img_channels, chans[0], 4, 2, 1), *d_activation(cfg.d_dropout)]
+        first = separable_conv(cfg.img_channels, chans[0], 4, 2, 1, multiplier=-(-chans[0] // cfg.img_channels))
+        layers: list[nn.Module] = [first, *d_activation(cfg.d_dropout)]  # (B, w, 14, 14)
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += [
                 separable_conv(c_in, c_out, 4, 2, 1),  # (B, 2w, 7, 7)
