@@ -26,7 +26,9 @@ for col, k in zip(cols, chosen):
             st.error(str(e))
             continue
         st.markdown(f"**{opts[k]}**  \n{m.variant} · `{m.cfg.arch}` · G {m.param_counts()['G'] / 1e6:.2f}M")
-        ui.image(grid_png_array(samples(m.G, int(seed), n), 4, m.cfg.img_size), width="stretch")
+        arr = grid_png_array(samples(m.G, int(seed), n), 4, m.cfg.img_size)
+        ui.image(arr, width="stretch")
+        ui.download_png("PNG", arr, f"{m.variant}-seed{seed}.png", key=f"dl-{k}")
         ev = m.meta.get("eval") or {}
         if ev.get("fid") is not None:
             st.caption(f"cFID {ev['fid']:.2f} · KID {ev['kid']:.4f} · precision {ev['precision']:.2f} · "

@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.images import grid, upscale
+from ganzoo.images import gif_bytes, grid, upscale
 
 ui.page_header("Training", ":material/show_chart:", "How the chosen checkpoint got here: curves and samples by epoch.")
 key, ckpt = ui.sidebar()
@@ -42,9 +42,14 @@ if samples is not None and len(epochs) == samples.shape[0]:
     st.caption("The same fixed latents after each epoch.")
     i = st.select_slider("Epoch", options=list(range(len(epochs))), value=len(epochs) - 1,
                          format_func=lambda j: str(epochs[j]))
-    ui.image(upscale(grid(samples[i], nrow=8), max(1, 112 // ckpt.cfg.img_size)))
+    arr = upscale(grid(samples[i], nrow=8), max(1, 112 // ckpt.cfg.img_size))
+    ui.image(arr)
+    ui.download_png("Download this grid", arr, f"{ckpt.variant}-epoch{epochs[i]}.png", key="dl-epoch")
     strip = grid(samples[:, 0], nrow=len(epochs), pad=1)
     st.caption("The first latent, epoch by epoch:")
     ui.image(upscale(strip, max(1, 56 // ckpt.cfg.img_size)))
+    frames = [upscale(grid(samples[j], nrow=4), max(1, 112 // ckpt.cfg.img_size)) for j in range(len(epochs))]
+    st.download_button("Training as an animated GIF", gif_bytes(frames, ms_per_frame=400, bounce=False),
+                       file_name=f"{ckpt.variant}-training.gif", mime="image/gif", icon=":material/gif_box:")
 with st.expander("All logged numbers"):
     st.dataframe(df)

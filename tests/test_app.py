@@ -143,3 +143,24 @@ def test_hostile_query_parameters_are_clamped():
     at.run()
     assert_clean(at)
     assert at.number_input[0].value == 0
+
+
+def test_an_upload_is_visible_only_to_its_own_session(tmp_path):
+    G, D = create_model("dcgan", z_dim=12, width=8)
+    data = save(tmp_path / "private.safetensors", G, D=D).read_bytes()
+    mine = _upload(data, "private.safetensors")
+    assert any("private.safetensors" in o for o in mine.selectbox(key="_picker").options)
+    other = app("pages/1_Generate.py").run()  # a second browser session
+    assert not any("private" in str(o) for o in other.selectbox(key="_picker").options)
+    assert not any(k.startswith("upload:") for k in other.session_state["ganzoo_selected"].split())
+    other.session_state["ganzoo_selected"] = mine.session_state["ganzoo_selected"]  # guessing the key
+    other.run()
+    assert_clean(other)
+    assert other.selectbox(key="_picker").value.startswith("shipped:")
+
+
+def test_training_page_offers_downloads():
+    at = app("pages/5_Training.py", "dcgan.safetensors").run()
+    assert_clean(at)
+    labels = [b.label for b in at.get("download_button")]
+    assert any("GIF" in label for label in labels) and any("grid" in label for label in labels)
