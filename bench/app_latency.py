@@ -63,16 +63,22 @@ def open_sliders(browser, url: str, model: str):
     return page
 
 
-def move_once(page, slider_index: int, key: str) -> float:
-    """Press and release an arrow key on a slider; seconds until the displayed image changes."""
+def move_once(page, slider_index: int, frac: float) -> float:
+    """Press the mouse on a z slider's track at `frac` of its width and release it there; seconds from the
+    release until the displayed image has changed."""
     src = page.locator(IMG).first.get_attribute("src")
-    thumb = page.get_by_role("slider").nth(slider_index)
-    thumb.focus()
+    box = page.locator("[data-testid=stSlider]").filter(has_text="z[").nth(slider_index).bounding_box()
+    x, y = box["x"] + 8 + frac * (box["width"] - 16), box["y"] + box["height"] * 0.62
+    page.mouse.move(x, y)
+    page.mouse.down()
     t = time.perf_counter()
-    thumb.press(key)
+    page.mouse.up()
     page.wait_for_function(f"src => {{ const i = document.querySelector('{IMG}'); "
                            "return i && i.getAttribute('src') !== src; }", arg=src, timeout=30_000)
     return time.perf_counter() - t
+
+
+FRACS = [0.2, 0.8, 0.35, 0.65, 0.5, 0.25, 0.75, 0.4, 0.6, 0.3, 0.7, 0.45]
 
 
 def generation_ms(model_file: Path) -> tuple[float, float]:
@@ -128,13 +134,13 @@ def main() -> None:
                 load_threads.append(th)
             if load_threads:
                 time.sleep(8)
-            print(f"\n| model | slider->image median ms | p95 ms | gen ms/image (batch 256) | gen ms (1 image) |")
+            print("\n| model | slider->image median ms | p95 ms | gen ms/image (batch 256) | gen ms (1 image) |")
             print("|---|---|---|---|---|")
             for name in names:
                 page = open_sliders(browser, url, name)
-                move_once(page, 2, "ArrowRight")  # warm-up
-                times = [move_once(page, 2 + (i % 3), "ArrowRight" if i % 2 else "ArrowLeft")
-                         for i in range(args.repeats)]
+                move_once(page, 0, 0.9)  # warm-up
+                # Each release puts a z slider at a value it did not have: every one draws a new image.
+                times = [move_once(page, i % 6, FRACS[(i // 6) % len(FRACS)]) for i in range(args.repeats)]
                 page.close()
                 batch, single = generation_ms(ROOT / "checkpoints" / f"{name}.safetensors")
                 med, p95 = statistics.median(times) * 1000, sorted(times)[int(0.95 * (len(times) - 1))] * 1000
@@ -161,7 +167,7 @@ def _background_session(url: str, model: str, stop: threading.Event) -> None:
         i = 0
         while not stop.is_set():
             try:
-                move_once(page, 2 + i % 3, "ArrowRight" if i % 2 else "ArrowLeft")
+                move_once(page, i % 6, FRACS[(i // 6 + 5) % len(FRACS)])
             except Exception:
                 pass
             i += 1

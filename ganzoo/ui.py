@@ -71,6 +71,14 @@ def classifier(dataset: str):
     return load_classifier(path, device()) if path else None
 
 
+@st.cache_resource(show_spinner="Finding the main directions...", max_entries=64)
+def directions(key: str, space: str, k: int, _G: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """GANSpace directions of a model, computed once per (model, space, k)."""
+    from ganzoo.explore import directions as compute
+
+    return compute(_G, space, k=k)
+
+
 def model_for(ckpt: Checkpoint):
     """The dataset's classifier when it fits this model's images, else None."""
     clf = classifier(ckpt.dataset)
@@ -207,7 +215,20 @@ def download_png(label: str, arr: np.ndarray, file_name: str, key: str | None = 
                        icon=":material/download:")
 
 
+def configure_torch() -> None:
+    """One intra-op thread per request by default.
+
+    The app runs tiny models on one or a few images per rerun, for several sessions at once: thread
+    hand-offs then cost more than the maths (a 28x28 DCGAN image: ~1 ms on one thread, ~100 ms on two when
+    the other core is busy). GANZOO_THREADS overrides it.
+    """
+    n = int(os.environ.get("GANZOO_THREADS", "1"))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def page_header(title: str, icon: str, blurb: str) -> None:
+    configure_torch()
     st.set_page_config(page_title=f"{title} · GAN Zoo", page_icon=icon, layout="wide")
     st.title(title)
     st.caption(blurb)

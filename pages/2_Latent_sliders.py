@@ -6,7 +6,6 @@ from ganzoo import ui
 from ganzoo.explore import (
     MAX_SEED,
     clamp_int,
-    directions,
     edit_latent,
     label_images,
     latent_for_seed,
@@ -50,7 +49,7 @@ base = latent_for_seed(G, seed, space)
 dims = st.multiselect(f"{space} coordinates to slide", list(range(dim)), default=list(range(min(6, dim))),
                       max_selections=16)
 n_pc = st.slider("Semantic (principal-component) sliders", 0, 10, 5)
-pca = directions(G, space, k=max(n_pc, 1)) if n_pc else None
+pca = ui.directions(f"{key}:{id(G)}", space, 10, G) if n_pc else None  # id: a reloaded file is a new G
 clf = ui.model_for(ckpt)
 
 
