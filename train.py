@@ -108,8 +108,7 @@ def cmd_train(argv: list[str]) -> int:
     args = p.parse_args(argv)
     import torch
 
-    from ganzoo.data import DataError
-    from ganzoo.training import TrainingError, train
+    from ganzoo.training import train
 
     try:
         mcfg, tcfg = resolve_args(args)
@@ -122,12 +121,8 @@ def cmd_train(argv: list[str]) -> int:
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if rank0:
         print("resolved config:\n" + json.dumps(resolved, indent=2))
-    try:
-        result = train(mcfg, tcfg, out, resume=args.resume, quiet=args.quiet, dry_run=args.dry_run,
-                       max_steps=2 if args.dry_run else 0)
-    except (TrainingError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    result = train(mcfg, tcfg, out, resume=args.resume, quiet=args.quiet, dry_run=args.dry_run,
+                   max_steps=2 if args.dry_run else 0)
     if rank0:
         print(f"done: {result.step} steps, {result.epoch} epochs; checkpoint {result.latest}"
               + (f", best {result.best}" if result.best else ""))
@@ -146,18 +141,13 @@ def cmd_classifier(argv: list[str]) -> int:
     p.add_argument("--name", help="dataset name to register the classifier under (folder datasets)")
     args = p.parse_args(argv)
     from ganzoo.classifier_train import train_classifier
-    from ganzoo.data import DataError
 
     name = args.name or (args.dataset if args.dataset != "folder" else Path(args.data_dir or "folder").name)
     out = args.out or f"checkpoints/classifiers/{name}.safetensors"
     folder = args.dataset == "folder"
-    try:
-        train_classifier(args.dataset, args.data_dir, out, epochs=args.epochs, amp=args.amp,
-                         img_size=args.img_size or (64 if folder else 28), img_channels=3 if folder else 1,
-                         class_filter=tuple(args.class_filter.split(",")) if args.class_filter else ())
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    train_classifier(args.dataset, args.data_dir, out, epochs=args.epochs, amp=args.amp,
+                     img_size=args.img_size or (64 if folder else 28), img_channels=3 if folder else 1,
+                     class_filter=tuple(args.class_filter.split(",")) if args.class_filter else ())
     return 0
 
 
@@ -198,14 +188,10 @@ def cmd_plot(argv: list[str]) -> int:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--output-dir", required=True)
     args = p.parse_args(argv)
-    from ganzoo import CheckpointError, load
+    from ganzoo import load
     from ganzoo.plots import plot_checkpoint
 
-    try:
-        ckpt = load(args.checkpoint)
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ckpt = load(args.checkpoint)
     for path in plot_checkpoint(ckpt, Path(args.output_dir)):
         print(f"wrote {path}")
     return 0
@@ -305,14 +291,10 @@ def cmd_export(argv: list[str]) -> int:
     p.add_argument("--fit-mb", type=float, help="store float16 weights if float32 would exceed this many MB")
     p.add_argument("--note", default="", help="text stored as 'note' in the metadata (e.g. the command used)")
     args = p.parse_args(argv)
-    from ganzoo import CheckpointError, load
+    from ganzoo import load
     from ganzoo.checkpoint import save
 
-    try:
-        ckpt = load(args.source)
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ckpt = load(args.source)
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("state", "model", "param_counts", "fp16")}
     if args.note:
         meta["note"] = args.note
@@ -342,13 +324,9 @@ def cmd_push(argv: list[str]) -> int:
     p.add_argument("--private", action="store_true")
     p.add_argument("--revision", help="branch to push to")
     args = p.parse_args(argv)
-    from ganzoo.hub import HubError, push
+    from ganzoo.hub import push
 
-    try:
-        url = push(args.checkpoint, args.repo_id, private=args.private, revision=args.revision)
-    except HubError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    url = push(args.checkpoint, args.repo_id, private=args.private, revision=args.revision)
     print(f"pushed: {url}")
     return 0
 
@@ -358,10 +336,21 @@ def main(argv: list[str] | None = None) -> int:
     cmd = argv[0] if argv and argv[0] in SUBCOMMANDS else "train"
     if argv and argv[0] == cmd:
         argv = argv[1:]
-    return {
+    from ganzoo.checkpoint import CheckpointError
+    from ganzoo.data import DataError
+    from ganzoo.hub import HubError
+    from ganzoo.training import TrainingError
+
+    command = {
         "train": cmd_train, "classifier": cmd_classifier, "evaluate": cmd_evaluate, "plot": cmd_plot,
         "sweep": cmd_sweep, "export": cmd_export, "push": cmd_push,
-    }[cmd](argv)
+    }[cmd]
+    try:
+        return command(argv)
+    except (CheckpointError, DataError, TrainingError, HubError) as e:
+        # Errors we raise on purpose are one sentence for the user, not a traceback.
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
