@@ -2,7 +2,8 @@
 # Reproduces the shipped checkpoints: trains every preset, then exports each run's best epoch
 # (by classifier-FID) into checkpoints/. Usage: scripts/train_zoo.sh DATA_ROOT STREAM
 #   DATA_ROOT holds mnist/ (IDX files) and emoji/ (image folders); STREAM is a, b or c
-#   (three lists that can run side by side, one CPU thread each).
+#   (three lists that can run side by side, one CPU thread each), optionally followed by a comma-separated
+#   list of names to run from that stream. A run stopped early with Ctrl-C still saves and is exported.
 set -euo pipefail
 data=${1:?usage: scripts/train_zoo.sh DATA_ROOT STREAM}
 stream=${2:?usage: scripts/train_zoo.sh DATA_ROOT STREAM}
@@ -15,8 +16,10 @@ emoji=(--dataset folder --data-dir "$data/emoji" --class-filter smileys-and-emot
 run() {  # run NAME ARGS...: train, then export the best (or last) epoch with the command in its card
   local name=$1; shift
   local out=runs/zoo/$name
-  rm -rf "$out"
-  $py train.py "$@" --out "$out" 2>&1 | grep -v Warning | tee "runs/zoo/$name.log"
+  if [ -z "${EXPORT_ONLY:-}" ]; then  # EXPORT_ONLY=1: re-export finished runs without training
+    rm -rf "$out"
+    $py train.py "$@" --out "$out" 2>&1 | grep -v Warning | tee "runs/zoo/$name.log"
+  fi
   local src=$out/best.safetensors
   [ -f "$src" ] || src=$out/latest.safetensors
   $py train.py export "$src" "checkpoints/$name.safetensors" --sampling-only --fit-mb 9.5 --note "python train.py $*"
