@@ -32,12 +32,12 @@ case $stream in
     run_if dcgan --variant dcgan --epochs 12 "${common[@]}" "${amp[@]}"
     run_if sngan --variant sngan --epochs 12 "${common[@]}" "${amp[@]}"
     run_if sagan --variant sagan --epochs 10 "${common[@]}" "${amp[@]}"
-    run_if stylegan --variant stylegan --epochs 8 "${common[@]}" "${amp[@]}"
+    run_if stylegan --variant stylegan --epochs 5 "${common[@]}" "${amp[@]}"
     ;;
   b)
     run_if mlp_gan --variant mlp_gan --epochs 30 "${common[@]}" "${amp[@]}"
     run_if dcgan_separable --variant dcgan_separable --epochs 10 "${common[@]}"
-    run_if wgan --variant wgan --epochs 25 "${common[@]}" "${amp[@]}"
+    run_if wgan --variant wgan --epochs 15 "${common[@]}" "${amp[@]}"
     run_if wgan_gp --variant wgan_gp --epochs 12 "${common[@]}" "${amp[@]}"
     ;;
   c)

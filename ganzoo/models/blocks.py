@@ -77,8 +77,9 @@ class AdaIN(nn.Module):
         super().__init__()
         self.norm = nn.InstanceNorm2d(channels, affine=False)
         self.affine = nn.Linear(w_dim, 2 * channels)
-        # Start at scale 1, shift 0, so the block begins as plain instance norm.
-        nn.init.zeros_(self.affine.weight)
+        # Styles start around scale 1, shift 0, but already depend on w: with zero weights every w gives
+        # the same image at first, and G settles on one mode before w can matter.
+        nn.init.normal_(self.affine.weight, 0.0, 1.0 / w_dim**0.5)
         with torch.no_grad():
             self.affine.bias[:channels] = 1.0
             self.affine.bias[channels:] = 0.0

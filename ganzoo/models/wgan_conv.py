@@ -36,7 +36,8 @@ class WGANGenerator(Generator):
         s = sizes(cfg.img_size)
         w = cfg.width
         self.start, self.c0 = s[3], 4 * w
-        self.project = nn.Sequential(nn.Linear(cfg.z_dim, 4 * w * s[3] ** 2), nn.ReLU(True))  # (B, 4w*4*4)
+        self.project = nn.Linear(cfg.z_dim, 4 * w * s[3] ** 2)  # (B, 4w*4*4)
+        self.project_act = nn.Sequential(nn.BatchNorm2d(4 * w), nn.ReLU(True))
         chans = [4 * w, 2 * w, w]
         layers: list[nn.Module] = []
         for i, (c_in, c_out) in enumerate(zip(chans, chans[1:] + [cfg.img_channels])):
@@ -45,11 +46,13 @@ class WGANGenerator(Generator):
             if cfg.attention and i == 2:
                 layers.append(SelfAttention(c_in))
             layers.append(nn.ConvTranspose2d(c_in, c_out, k, 2, 1))  # 4 -> 7 -> 14 -> 28
-            layers.append(nn.ReLU(True) if i < 2 else nn.Tanh())
+            # BatchNorm in G only (the critic must stay free of it): a clipped critic gives weak
+            # gradients, and without normalised activations G drifts into a single mode.
+            layers += [nn.BatchNorm2d(c_out), nn.ReLU(True)] if i < 2 else [nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
-        return self.main(self.project(w).view(-1, self.c0, self.start, self.start))
+        return self.main(self.project_act(self.project(w).view(-1, self.c0, self.start, self.start)))
 
 
 class WGANCritic(Discriminator):
