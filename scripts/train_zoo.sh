@@ -42,6 +42,6 @@ case $stream in
     ;;
   c)
     run_if emoji_dcgan --variant dcgan --epochs 60 "${emoji[@]}"
-    run_if emoji_stylegan --variant stylegan --epochs 40 "${emoji[@]}"
+    run_if emoji_stylegan --variant stylegan --epochs 20 "${emoji[@]}"
     ;;
 esac
