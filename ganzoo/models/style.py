@@ -45,6 +45,12 @@ class StyleGenerator(Generator):
             layers += [nn.Linear(c_in, self.w_dim), nn.LeakyReLU(0.2, inplace=True)]
             c_in = self.w_dim
         self.mapping_net = nn.Sequential(*layers)
+        # He init for LeakyReLU keeps w's spread across z through the layers; PyTorch's default shrinks it
+        # ~3x per layer, so after 4 layers every z maps to nearly the same w and G draws one image.
+        for m in self.mapping_net:
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
         self.start_kind, self.start, self.c0 = cfg.start, start, chans[0]
         if cfg.start == "const":
             self.const = nn.Parameter(torch.randn(1, chans[0], start, start))  # (1, 4w, 7, 7)
