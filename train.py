@@ -170,11 +170,13 @@ def cmd_evaluate(argv: list[str]) -> int:
     p.add_argument("--markdown", help="also write the table to this file")
     p.add_argument("--write-meta", action="store_true", help="store the measured metrics inside each checkpoint")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the metrics an earlier --write-meta stored, when they used the same -n")
     args = p.parse_args(argv)
     from ganzoo.leaderboard import evaluate_paths, markdown_table
 
     rows = evaluate_paths(_checkpoint_paths(args.checkpoints), n=args.samples, device=args.device,
-                          write_meta=args.write_meta, log=print)
+                          write_meta=args.write_meta, log=print, reuse=args.reuse)
     table = markdown_table(rows)
     print(table)
     Path(args.json).write_text(json.dumps(rows, indent=2))

@@ -40,8 +40,9 @@ def sampling_ms(G: torch.nn.Module, n: int = 256, repeats: int = 3) -> float:
 
 def evaluate_paths(
     paths: list[Path], *, n: int = 10_000, device: str = "cpu", write_meta: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, reuse: bool = False,
 ) -> list[dict[str, Any]]:
+    """Evaluate checkpoints; with reuse, a checkpoint whose stored eval used the same n keeps those numbers."""
     rows: list[dict[str, Any]] = []
     floors: dict[str, dict[str, Any]] = {}
     for path in paths:
@@ -61,6 +62,11 @@ def evaluate_paths(
             clf = load_classifier(clf_path, device)
             if clf.in_channels != ckpt.cfg.img_channels:
                 log(f"{path}: the {ckpt.dataset} classifier takes {clf.in_channels} channels; skipped metrics")
+            elif reuse and (ckpt.meta.get("eval") or {}).get("n") == n and "fid" in ckpt.meta["eval"]:
+                stored = ckpt.meta["eval"]
+                row.update({k: v for k, v in stored.items() if k not in ("floor", "ms_per_image", "name", "path")})
+                floors[ckpt.dataset] = clf.meta.get("floor", {})
+                log(f"{path}: reused stored metrics (n={n})")
             else:
                 t = time.time()
                 m = evaluate_generator(ckpt.G, clf, n=n, D=ckpt.D)
