@@ -32,7 +32,7 @@ case $stream in
     run_if dcgan --variant dcgan --epochs 12 "${common[@]}" "${amp[@]}"
     run_if sngan --variant sngan --epochs 12 "${common[@]}" "${amp[@]}"
     run_if sagan --variant sagan --epochs 10 "${common[@]}" "${amp[@]}"
-    run_if stylegan --variant stylegan --epochs 5 "${common[@]}" "${amp[@]}"
+    run_if stylegan --variant stylegan --epochs 4 "${common[@]}" "${amp[@]}"
     ;;
   b)
     run_if mlp_gan --variant mlp_gan --epochs 30 "${common[@]}" "${amp[@]}"
@@ -42,6 +42,6 @@ case $stream in
     ;;
   c)
     run_if emoji_dcgan --variant dcgan --epochs 60 "${emoji[@]}"
-    run_if emoji_stylegan --variant stylegan --epochs 20 "${emoji[@]}"
+    run_if emoji_stylegan --variant stylegan --epochs 15 "${emoji[@]}"
     ;;
 esac

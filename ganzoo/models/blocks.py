@@ -94,6 +94,28 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
+class MinibatchStd(nn.Module):
+    """StyleGAN's minibatch standard deviation: one extra channel holding how much the batch varies.
+
+    A collapsed G makes near-identical images; this channel lets D see that directly, so collapse is
+    punished instead of rewarded. Groups of up to 4 samples keep it independent of the batch size.
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group, b)
+        while b % g:
+            g -= 1
+        y = x.float().view(g, -1, c, h, w)  # (G, B/G, C, H, W)
+        y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/G,)
+        y = y.to(x.dtype).repeat(g).view(b, 1, 1, 1).expand(b, 1, h, w)
+        return torch.cat([x, y], dim=1)  # (B, C+1, H, W)
+
+
 def d_norm_layer(kind: str, channels: int) -> nn.Module:
     """The normalisation users compare in D: batch, instance (affine), layer, none."""
     if kind == "batch":
@@ -199,6 +221,7 @@ __all__ = [
     "AdaIN",
     "Discriminator",
     "Generator",
+    "MinibatchStd",
     "PixelNorm",
     "ResBlockDown",
     "ResBlockUp",

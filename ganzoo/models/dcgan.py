@@ -13,6 +13,7 @@ from ganzoo.config import ModelConfig
 from ganzoo.models.blocks import (
     Discriminator,
     Generator,
+    MinibatchStd,
     ResBlockDown,
     ResBlockUp,
     SelfAttention,
@@ -63,7 +64,7 @@ class DCGANGenerator(Generator):
 
 
 class DCGANDiscriminator(Discriminator):
-    def __init__(self, cfg: ModelConfig, default_norm: str = "batch") -> None:
+    def __init__(self, cfg: ModelConfig, default_norm: str = "batch", minibatch_std: bool = False) -> None:
         super().__init__()
         norm = default_norm if cfg.d_norm == "auto" else cfg.d_norm
         depth, start = plan_depth(cfg.img_size, cfg.depth)
@@ -85,23 +86,25 @@ class DCGANDiscriminator(Discriminator):
                 )
         self.blocks = nn.ModuleList(blocks)
         self.attention = SelfAttention(chans[-1]) if cfg.attention else nn.Identity()
-        self.head = nn.Conv2d(chans[-1], 1, start, 1, 0, bias=False)  # (B, 1, 1, 1): one logit
+        self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()
+        extra = 1 if minibatch_std else 0
+        self.head = nn.Conv2d(chans[-1] + extra, 1, start, 1, 0, bias=False)  # (B, 1, 1, 1): one logit
         self.grow_d = cfg.grow_d
         if cfg.grow_d:
             if depth < 2:
                 raise ValueError("grow_d needs a D with at least 2 blocks")
             # The smaller D: stop one block early and read a logit off the 2x larger map.
-            self.head_small = nn.Conv2d(chans[-2], 1, start * 2, 1, 0, bias=False)
+            self.head_small = nn.Conv2d(chans[-2] + extra, 1, start * 2, 1, 0, bias=False)
             self.grown.fill_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.grow_d and not bool(self.grown):
             for block in self.blocks[:-1]:
                 x = block(x)
-            return self.head_small(x).flatten()
+            return self.head_small(self.mbstd(x)).flatten()
         for block in self.blocks:
             x = block(x)
-        return self.head(self.attention(x)).flatten()  # (B,)
+        return self.head(self.mbstd(self.attention(x))).flatten()  # (B,)
 
 
 def finish(G: nn.Module, D: nn.Module, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:

@@ -93,8 +93,9 @@ def style(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
     if cfg.residual:
         raise ValueError("the style generator has its own blocks; residual applies to dcgan")
     G = StyleGenerator(cfg)
-    # The StyleGAN discriminator here is a conv D with InstanceNorm (affine) unless told otherwise.
-    D = DCGANDiscriminator(cfg, default_norm="instance")
+    # The StyleGAN discriminator here: a conv D with InstanceNorm (affine) unless told otherwise, and
+    # StyleGAN's minibatch-stddev channel before its last conv (without it this G collapsed on MNIST).
+    D = DCGANDiscriminator(cfg, default_norm="instance", minibatch_std=True)
     dcgan_init(D)
     if cfg.spectral_norm in ("d", "gd"):
         apply_spectral_norm(D)
