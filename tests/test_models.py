@@ -124,3 +124,13 @@ def test_unknown_architecture_and_absurd_sizes_are_refused():
         create_model("transformer")
     with pytest.raises(ValueError, match="width"):
         create_model("dcgan", width=10**6)
+
+
+def test_minibatch_std_sees_collapse():
+    from ganzoo.models.blocks import MinibatchStd
+
+    same = torch.ones(8, 3, 4, 4)
+    varied = torch.randn(8, 3, 4, 4)
+    assert torch.allclose(MinibatchStd()(same)[:, -1], torch.full((8, 4, 4), 1e-4), atol=1e-4)
+    assert MinibatchStd()(varied)[:, -1].mean() > 0.5
+    assert MinibatchStd()(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # batch not a multiple of 4
