@@ -27,7 +27,7 @@ MODEL_FLAGS = ("z_dim", "width", "depth", "img_size", "img_channels", "spectral_
                "d_norm", "residual", "mapping_layers", "w_dim")
 TRAIN_FLAGS = ("loss", "lr_g", "lr_d", "betas", "optimizer", "batch_size", "d_steps", "g_steps", "clip", "gp_weight",
                "ema", "grow_d_at", "seed", "device", "amp", "num_workers", "epochs", "dataset", "data_dir",
-               "class_filter", "val_fraction", "eval_every", "eval_samples", "max_steps")
+               "class_filter", "val_fraction", "eval_every", "eval_samples", "max_steps", "stop_on_collapse")
 
 
 def _bool(s: str) -> bool:
@@ -86,6 +86,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", help="latest.safetensors of a run to continue")
     g.add_argument("--dry-run", action="store_true", help="two steps on synthetic data, write a checkpoint, exit")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--keep-going", dest="stop_on_collapse", action="store_const", const=False,
+                   help="do not stop when the samples turn constant (the warning is still logged)")
 
 
 def resolve_args(args: argparse.Namespace):
@@ -253,7 +255,7 @@ def _parse_value(key: str, v: str) -> Any:
         return int(v)
     if key in floats:
         return float(v)
-    if key in ("attention", "residual", "amp"):
+    if key in ("attention", "residual", "amp", "stop_on_collapse"):
         return _bool(v)
     if key == "betas":
         return [float(x) for x in v.split(":")]

@@ -116,6 +116,7 @@ class TrainConfig:
     num_workers: int = 0
     device: str = "auto"
     max_steps: int = 0  # stop after this many steps; 0 = run all epochs
+    stop_on_collapse: bool = True  # stop when samples are constant two epochs running
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

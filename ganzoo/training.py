@@ -530,9 +530,10 @@ class Trainer:
         if "fid" in row and row["fid"] < self.best_fid:
             self.best_fid = row["fid"]
             self.save("best.safetensors", with_state=False, extra_meta={"best_epoch": self.epoch})
-        if problem and problem.startswith("generated images are constant") and self.epoch >= 2:
+        if (problem and problem.startswith("generated images are constant") and self.epoch >= 2
+                and t.stop_on_collapse):
             raise TrainingError(f"stopped at epoch {self.epoch}: {problem}; the learning rate is the usual cause "
-                                f"(lr_g={t.lr_g:g}, lr_d={t.lr_d:g})")
+                                f"(lr_g={t.lr_g:g}, lr_d={t.lr_d:g}); --keep-going trains on regardless")
 
 
 def _spread(n: int, k: int) -> list[int]:
