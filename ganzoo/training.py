@@ -340,16 +340,33 @@ class Trainer:
             )
         return v
 
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) with gradients; the style generator also moves its running mean of w."""
+        G = unwrap(self.G)
+        if not G.has_mapping:
+            return self.G(z)
+        w = G.mapping(z)
+        G.update_w_avg(w)
+        return G.synthesis(w) if self.world == 1 else self.G(z)
+
     def train_step(self, perm: torch.Tensor, i: int, stats: dict[str, float]) -> None:
         t, G, D = self.tcfg, self.G, self.D
         B = self.batch_size
+        # With one D and one G update a step, the fakes D just judged also train G (as pytorch/examples
+        # does): one G forward a step instead of two.
+        reuse = t.d_steps == 1 and t.g_steps == 1
+        fake_for_g = None
         # Update D.
         for k in range(t.d_steps):
             real = self._batch(perm, i * t.d_steps + k)
             z = torch.randn(real.shape[0], self.mcfg.z_dim, device=self.device)
             with self._autocast():
-                with torch.no_grad():
-                    fake = G(z)
+                if reuse:
+                    fake_for_g = self._generate(z)
+                    fake = fake_for_g.detach()
+                else:
+                    with torch.no_grad():
+                        fake = G(z)
                 real_logits = D(real).float()
                 fake_logits = D(fake.detach()).float()
                 loss_d = losses.d_loss(t.loss, real_logits, fake_logits)
@@ -370,14 +387,11 @@ class Trainer:
             stats["d_fake"] += float(torch.sigmoid(fake_logits).mean()) / t.d_steps
         # Update G.
         for _ in range(t.g_steps):
-            z = torch.randn(B, self.mcfg.z_dim, device=self.device)
             with self._autocast():
-                if unwrap(G).has_mapping:
-                    w = unwrap(G).mapping(z)
-                    fake = unwrap(G).synthesis(w) if self.world == 1 else G(z)
-                    unwrap(G).update_w_avg(w)
+                if fake_for_g is not None:
+                    fake = fake_for_g
                 else:
-                    fake = G(z)
+                    fake = self._generate(torch.randn(B, self.mcfg.z_dim, device=self.device))
                 loss_g = losses.g_loss(t.loss, D(fake).float())
             self.opt_G.zero_grad(set_to_none=True)
             self.scaler.scale(loss_g).backward()
