@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,9 @@ def move_once(page, slider_index: int, frac: float) -> float:
     """Press the mouse on a z slider's track at `frac` of its width and release it there; seconds from the
     release until the displayed image has changed."""
     src = page.locator(IMG).first.get_attribute("src")
-    box = page.locator("[data-testid=stSlider]").filter(has_text="z[").nth(slider_index).bounding_box()
+    # The coordinate sliders ("z[3]" or, on the style model, "w[3]").
+    sliders = page.locator("[data-testid=stSlider]").filter(has_text=re.compile(r"^[zw]\["))
+    box = sliders.nth(slider_index).bounding_box()
     x, y = box["x"] + 8 + frac * (box["width"] - 16), box["y"] + box["height"] * 0.62
     page.mouse.move(x, y)
     page.mouse.down()
