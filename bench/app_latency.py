@@ -28,6 +28,13 @@ sys.path.insert(0, str(ROOT))
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 IMG = "[data-testid=stMain] [data-testid=stImage] img"
+EXCEPTIONS: list[str] = []  # page exceptions seen by any session
+
+
+def note_exceptions(page, who: str) -> None:
+    n = page.locator("[data-testid=stException]").count()
+    if n:
+        EXCEPTIONS.append(f"{who}: {n} exception(s) on {page.url}")
 
 
 def start_server(port: int) -> tuple[subprocess.Popen, float]:
@@ -144,6 +151,7 @@ def main() -> None:
                 move_once(page, 0, 0.9)  # warm-up
                 # Each release puts a z slider at a value it did not have: every one draws a new image.
                 times = [move_once(page, i % 6, FRACS[(i // 6) % len(FRACS)]) for i in range(args.repeats)]
+                note_exceptions(page, "measured session")
                 page.close()
                 batch, single = generation_ms(ROOT / "checkpoints" / f"{name}.safetensors")
                 med, p95 = statistics.median(times) * 1000, sorted(times)[int(0.95 * (len(times) - 1))] * 1000
@@ -152,7 +160,8 @@ def main() -> None:
             stop.set()
             for th in load_threads:
                 th.join(30)
-            print(f"\nsessions: {args.sessions}; server RSS {mem0:.0f} MB before, {rss_mb(proc.pid):.0f} MB after")
+            print(f"\nsessions: {args.sessions}; server RSS {mem0:.0f} MB before, {rss_mb(proc.pid):.0f} MB after; "
+                  f"page exceptions: {len(EXCEPTIONS)} {EXCEPTIONS[:3]}")
             browser.close()
     finally:
         stop.set()
@@ -171,9 +180,10 @@ def _background_session(url: str, model: str, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 move_once(page, i % 6, FRACS[(i // 6 + 5) % len(FRACS)])
-            except Exception:
-                pass
+            except Exception as e:  # a timeout under load is a latency, not a crash; count it
+                EXCEPTIONS.append(f"background {model}: {e.__class__.__name__}")
             i += 1
+        note_exceptions(page, f"background {model}")
         browser.close()
 
 
