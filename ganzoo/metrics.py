@@ -106,7 +106,8 @@ def default_classifier_path(dataset: str) -> Path:
     return Path(__file__).resolve().parent.parent / "checkpoints" / "classifiers" / f"{dataset}.safetensors"
 
 
-def find_classifier(dataset: str, img_channels: int | None = None) -> Path | None:
+def find_classifier(dataset: str) -> Path | None:
+    """The shipped classifier of a dataset ('folder:NAME' looks for NAME), if there is one."""
     path = default_classifier_path(dataset.replace("folder:", ""))
     return path if path.is_file() else None
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def _plt():
     import matplotlib
@@ -78,8 +76,3 @@ def sweep_figure(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path
     axes[0].legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     return _save(fig, path, plt)
-
-
-def history_samples(ckpt) -> tuple[list[int], torch.Tensor | None]:
-    samples = ckpt.tensors.get("history.samples")
-    return ckpt.meta.get("sample_epochs", []), samples
