@@ -17,8 +17,7 @@ import streamlit as st
 import torch
 
 from ganzoo.checkpoint import Checkpoint, CheckpointError, load, peek
-from ganzoo.images import png_bytes as png_bytes_
-from ganzoo.images import upscale
+from ganzoo.images import png_bytes, upscale
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = Path(os.environ.get("GANZOO_CHECKPOINTS", ROOT / "checkpoints"))
@@ -77,6 +76,15 @@ def directions(key: str, space: str, k: int, _G: torch.nn.Module) -> dict[str, t
     from ganzoo.explore import directions as compute
 
     return compute(_G, space, k=k)
+
+
+@st.cache_data(show_spinner="Classifying samples...", max_entries=256)
+def class_histogram(key: str, n: int, psi: float, _G: torch.nn.Module, _clf) -> dict[str, Any]:
+    """The class histogram of n fixed samples: independent of the page's seed, so computed once per
+    (model, n, psi) instead of on every rerun. `key` must name the model object (see directions)."""
+    from ganzoo.explore import class_histogram as compute
+
+    return compute(_G, _clf, n=n, psi=psi)
 
 
 def model_for(ckpt: Checkpoint):
@@ -201,17 +209,13 @@ def sidebar() -> tuple[str, Checkpoint] | tuple[None, None]:
     return chosen, ckpt
 
 
-def png_bytes(arr: np.ndarray) -> bytes:
-    return png_bytes_(arr)
-
-
 def image(arr: np.ndarray, caption: str | None = None, scale: int = 1, width: str = "content") -> None:
     """Crisp display: nearest-neighbour upscaling on the server, sent as PNG (never JPEG)."""
-    st.image(png_bytes_(upscale(arr, scale)), caption=caption, output_format="PNG", width=width)
+    st.image(png_bytes(upscale(arr, scale)), caption=caption, output_format="PNG", width=width)
 
 
 def download_png(label: str, arr: np.ndarray, file_name: str, key: str | None = None) -> None:
-    st.download_button(label, png_bytes_(arr), file_name=file_name, mime="image/png", key=key,
+    st.download_button(label, png_bytes(arr), file_name=file_name, mime="image/png", key=key,
                        icon=":material/download:")
 
 

@@ -3,7 +3,7 @@ import random
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, class_histogram, grid_png_array, label_images, samples, scale_for
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, label_images, samples, scale_for
 from ganzoo.images import grid
 
 ui.page_header("Generate", ":material/grid_view:", "A grid of samples from a seed, labelled by the classifier.")
@@ -42,7 +42,7 @@ if clf is None:
     st.info(f"No classifier for the {ckpt.dataset} dataset, so no class histogram.")
 else:
     big = st.select_slider("Samples in the histogram", [200, 500, 1000, 2000], value=1000)
-    stats = class_histogram(ckpt.G, clf, n=big, psi=psi)
+    stats = ui.class_histogram(f"{key}:{id(ckpt.G)}", big, psi, ckpt.G, clf)
     if stats["warning"]:
         st.warning(f"**Mode collapse?** {stats['warning']}", icon=":material/warning:")
     m = st.columns(4)

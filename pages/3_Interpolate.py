@@ -2,7 +2,7 @@ import streamlit as st
 
 from ganzoo import ui
 from ganzoo.explore import frames_to_arrays, label_images, parse_seed_rows, walk
-from ganzoo.images import gif_bytes, grid, upscale
+from ganzoo.images import gif_bytes, grid, png_bytes, upscale
 
 ui.page_header("Interpolate", ":material/timeline:",
                "Walk between seeds: where does a 7 become a 9? One row per line of seeds.")
@@ -30,7 +30,7 @@ for r, seeds in enumerate(rows):
     if clf is not None:
         st.caption("classifier: " + " · ".join(f"{lbl}" for lbl in lab.labels))
     d = st.columns([1, 1, 6])
-    d[1].download_button("PNG", ui.png_bytes(strip), file_name=f"walk-{'-'.join(map(str, seeds))}.png",
+    d[1].download_button("PNG", png_bytes(strip), file_name=f"walk-{'-'.join(map(str, seeds))}.png",
                          mime="image/png", icon=":material/download:", key=f"png{r}")
     d[0].download_button("GIF", gif_bytes(frames_to_arrays(frames, ckpt.cfg.img_size)),
                          file_name=f"walk-{'-'.join(map(str, seeds))}.gif", mime="image/gif",

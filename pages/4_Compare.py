@@ -1,7 +1,7 @@
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, class_histogram, grid_png_array, samples
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, samples
 
 ui.page_header("Compare", ":material/compare:", "The same seeds through several checkpoints, side by side.")
 key, ckpt = ui.sidebar()
@@ -37,7 +37,7 @@ for col, k in zip(cols, chosen):
         if clf is not None:
             import pandas as pd
 
-            stats = class_histogram(m.G, clf, n=hist_n)
+            stats = ui.class_histogram(f"{k}:{id(m.G)}", hist_n, 1.0, m.G, clf)
             st.caption(f"coverage {stats['coverage']}/10 · entropy {stats['entropy']:.3f} · "
                        f"confidence {stats['confidence']:.3f}")
             if stats["warning"]:
