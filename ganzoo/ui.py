@@ -7,6 +7,7 @@ the model objects behind them are cached by content digest (bounded), so reruns 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from pathlib import Path
@@ -24,6 +25,11 @@ CHECKPOINT_DIR = Path(os.environ.get("GANZOO_CHECKPOINTS", ROOT / "checkpoints")
 SELECTED = "ganzoo_selected"  # session key holding the chosen model across pages
 UPLOADS = "ganzoo_uploads"  # {key: {"name":..., "data": bytes}}
 HUB = "ganzoo_hub"  # {key: {"name":..., "path": str}}
+
+# Everything imported so far lives as long as the process: keep it out of the cyclic collector's full
+# passes, which otherwise walk ~350k torch and streamlit objects (~180 ms holding the GIL, so the server
+# cannot send a finished image meanwhile). Objects the pages create later are still collected.
+gc.freeze()
 
 
 def device() -> str:
