@@ -50,7 +50,7 @@ for dataset in sorted({e["dataset"] for e in entries}):
                 m = st.columns(5)
                 m[0].metric("classifier-FID", f"{ev['fid']:.2f}",
                             help=f"real-data floor {floor.get('fid', float('nan')):.3f}")
-                m[1].metric("coverage", f"{ev['coverage']}/10")
+                m[1].metric("coverage", f"{ev['coverage']}/{len(ev.get('histogram') or []) or 10}")
                 m[2].metric("entropy", f"{ev['entropy']:.3f}")
                 m[3].metric("confidence", f"{ev['confidence']:.3f}")
                 m[4].metric("ms / image", f"{ev.get('ms_per_image', float('nan')):.2f}")
@@ -61,4 +61,4 @@ for dataset in sorted({e["dataset"] for e in entries}):
 for dataset, floor in floors.items():
     if floor.get("fid") is not None:
         st.caption(f"Real {dataset} training images score classifier-FID {floor['fid']:.3f}, coverage "
-                   f"{floor.get('coverage')}/10, entropy {floor.get('entropy', 0):.3f} (the floor).")
+                   f"{floor.get('coverage')} classes, entropy {floor.get('entropy', 0):.3f} (the floor).")

@@ -7,7 +7,8 @@ from typing import Any
 
 METRIC_ROWS = [("fid", "classifier-FID", "{:.3f}"), ("kid", "KID", "{:.4f}"), ("precision", "precision", "{:.3f}"),
                ("recall", "recall", "{:.3f}"), ("entropy", "class entropy (1 = uniform)", "{:.3f}"),
-               ("coverage", "classes covered (>= 1%)", "{}"), ("confidence", "mean classifier confidence", "{:.3f}")]
+               ("coverage", "classes covered (>= 1%)", "{}"), ("confidence", "mean classifier confidence", "{:.3f}"),
+               ("kl_real", "KL of class shares from the real data's", "{:.4f}")]
 
 
 def settings_table(ckpt) -> str:
@@ -24,7 +25,11 @@ def metrics_table(ckpt) -> str:
     if not ev:
         return "Not evaluated yet: run `python train.py evaluate --write-meta <file>`."
     floor = ev.get("floor") or {}
-    rows = [f"Measured on {ev.get('n', '?')} samples with the {ckpt.dataset} classifier; the real-data floor is "
+    from ganzoo.metrics import find_classifier_for
+
+    clf = find_classifier_for(ckpt.dataset, ckpt.meta.get("train"))
+    which = f"`{clf.stem}` classifier" if clf is not None else f"{ckpt.dataset} classifier"
+    rows = [f"Measured on {ev.get('n', '?')} samples with the {which}; the real-data floor is "
             "the same measurement on real training images.", "",
             "| metric | this model | real data |", "|---|---|---|"]
     for key, title, fmt in METRIC_ROWS:

@@ -65,10 +65,22 @@ def class_histogram(G: torch.nn.Module, clf, n: int = 1000, seed: int = 10_000, 
 
     images = generate(G, sample_z(list(range(seed, seed + n)), G.z_dim), psi=psi)
     probs, _ = classify(clf, images)
-    stats = class_stats(probs)
-    stats["warning"] = collapse_warning(stats, probs.shape[1])
+    stats = class_stats(probs, real_shares=clf.real_shares)
+    stats["warning"] = collapse_warning(stats, probs.shape[1], clf.real_shares)
+    stats["real_shares"] = clf.real_shares
     stats["classes"] = clf.classes or [str(i) for i in range(probs.shape[1])]
     return stats
+
+
+def histogram_frame(stats: dict[str, Any]):
+    """The class histogram as shares, beside the real data's shares when the classifier knows them."""
+    import pandas as pd
+
+    n = max(1, sum(stats["histogram"]))
+    frame = {"class": stats["classes"], "generated": [h / n for h in stats["histogram"]]}
+    if stats.get("real_shares"):
+        frame["real data"] = stats["real_shares"]
+    return pd.DataFrame(frame)
 
 
 def latent_for_seed(G: torch.nn.Module, seed: int, space: str, psi: float = 1.0) -> torch.Tensor:

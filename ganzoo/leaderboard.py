@@ -10,13 +10,13 @@ from typing import Any
 import torch
 
 from ganzoo.checkpoint import CheckpointError, load, save
-from ganzoo.metrics import evaluate_generator, find_classifier, load_classifier
+from ganzoo.metrics import evaluate_generator, find_classifier_for, kl_from_real, load_classifier
 
 COLUMNS = [
     ("name", "checkpoint"), ("variant", "variant"), ("dataset", "dataset"), ("params_g", "G params"),
     ("params_d", "D params"), ("fid", "cFID"), ("fid_ratio", "cFID / floor"), ("kid", "KID"),
     ("precision", "precision"), ("recall", "recall"), ("entropy", "entropy"), ("coverage", "coverage"),
-    ("confidence", "confidence"), ("ms_per_image", "ms / image"),
+    ("confidence", "confidence"), ("kl_real", "class KL"), ("ms_per_image", "ms / image"),
 ]
 
 
@@ -44,14 +44,14 @@ def evaluate_paths(
 ) -> list[dict[str, Any]]:
     """Evaluate checkpoints; with reuse, a checkpoint whose stored eval used the same n keeps those numbers."""
     rows: list[dict[str, Any]] = []
-    floors: dict[str, dict[str, Any]] = {}
+    floors: dict[str, tuple[str, dict[str, Any]]] = {}  # classifier file -> (dataset, its real-data floor)
     for path in paths:
         try:
             ckpt = load(path, device=device)
         except CheckpointError as e:
             log(f"skipped {path}: {e}")
             continue
-        clf_path = find_classifier(ckpt.dataset)
+        clf_path = find_classifier_for(ckpt.dataset, ckpt.meta.get("train"))
         row: dict[str, Any] = {"name": Path(path).stem, "path": str(path), "variant": ckpt.variant,
                                "dataset": ckpt.dataset, "params_g": ckpt.param_counts().get("G"),
                                "params_d": ckpt.param_counts().get("D"),
@@ -65,15 +65,19 @@ def evaluate_paths(
             elif reuse and (ckpt.meta.get("eval") or {}).get("n") == n and "fid" in ckpt.meta["eval"]:
                 stored = ckpt.meta["eval"]
                 row.update({k: v for k, v in stored.items() if k not in ("floor", "ms_per_image", "name", "path")})
-                floors[ckpt.dataset] = clf.meta.get("floor", {})
+                if "kl_real" not in row and clf.real_shares and len(row.get("histogram") or []) == len(clf.real_shares):
+                    row["kl_real"] = kl_from_real(row["histogram"], clf.real_shares)  # a function of stored counts
+                floors[str(clf_path)] = (_floor_label(ckpt.dataset, clf), clf.meta.get("floor", {}))
                 log(f"{path}: reused stored metrics (n={n})")
             else:
                 t = time.time()
                 m = evaluate_generator(ckpt.G, clf, n=n, D=ckpt.D)
                 floor = clf.meta.get("floor", {})
-                floors[ckpt.dataset] = floor
+                floors[str(clf_path)] = (_floor_label(ckpt.dataset, clf), floor)
                 row.update({k: m[k] for k in ("fid", "kid", "precision", "recall", "entropy", "coverage",
                                               "confidence", "low_confidence", "inception_score", "histogram")})
+                if "kl_real" in m:
+                    row["kl_real"] = m["kl_real"]
                 if "d_fooled" in m:
                     row["d_fooled"] = m["d_fooled"]
                 row["n"] = n
@@ -83,18 +87,24 @@ def evaluate_paths(
                 if write_meta:
                     _store(path, ckpt, row, floor)
         rows.append(row)
-    for dataset, floor in floors.items():
+    for dataset, floor in floors.values():
         rows.append({"name": f"real {dataset} (floor)", "variant": "real data", "dataset": dataset,
-                     **{k: floor.get(k) for k in ("fid", "kid", "precision", "recall", "entropy", "coverage",
-                                                  "confidence")}, "fid_ratio": 1.0, "n": floor.get("n")})
+                     **{k: floor.get(k) for k in FLOOR_KEYS}, "fid_ratio": 1.0, "n": floor.get("n")})
     return rows
+
+
+FLOOR_KEYS = ("fid", "kid", "precision", "recall", "entropy", "coverage", "confidence", "kl_real")
+
+
+def _floor_label(dataset: str, clf) -> str:
+    filt = clf.meta.get("class_filter") or []
+    return f"{dataset} [{', '.join(filt)}]" if filt else dataset
 
 
 def _store(path: Path, ckpt, row: dict[str, Any], floor: dict[str, Any]) -> None:
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("model", "param_counts", "fp16")}
     meta["eval"] = {k: v for k, v in row.items() if k not in ("name", "path")}
-    meta["eval"]["floor"] = {k: floor.get(k) for k in ("fid", "kid", "precision", "recall", "entropy", "coverage",
-                                                       "confidence", "n")}
+    meta["eval"]["floor"] = {k: floor.get(k) for k in (*FLOOR_KEYS, "n")}
     save(path, ckpt.G_train or ckpt.G, ckpt.cfg, D=ckpt.D, G_ema=ckpt.G if ckpt.G_train is not None else None,
          meta=meta, extra_tensors=ckpt.tensors, half=bool(ckpt.meta.get("fp16")))
 
@@ -106,7 +116,7 @@ def _cell(key: str, v: Any) -> str:
         return f"{v / 1e6:.2f}M"
     if key == "kid":
         return f"{v:.4f}"
-    if key in ("precision", "recall", "entropy", "confidence"):
+    if key in ("precision", "recall", "entropy", "confidence", "kl_real"):
         return f"{v:.3f}"
     if key == "fid":
         return f"{v:.2f}"

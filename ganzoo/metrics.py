@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,12 @@ class LoadedClassifier:
     def in_channels(self) -> int:
         return self.model.config["in_channels"]
 
+    @property
+    def real_shares(self) -> list[float] | None:
+        """How often each class occurs in the real training data (None for files that predate it)."""
+        shares = self.meta.get("class_shares")
+        return shares if isinstance(shares, list) and len(shares) == self.model.config["n_classes"] else None
+
 
 def save_classifier(
     path: str | os.PathLike, clf: Classifier, meta: dict[str, Any], ref: dict[str, torch.Tensor]
@@ -103,13 +110,55 @@ def load_classifier(path: str | os.PathLike, device: str = "cpu") -> LoadedClass
 
 
 def default_classifier_path(dataset: str) -> Path:
-    return Path(__file__).resolve().parent.parent / "checkpoints" / "classifiers" / f"{dataset}.safetensors"
+    return CLASSIFIER_DIR / f"{dataset}.safetensors"
 
 
-def find_classifier(dataset: str) -> Path | None:
-    """The shipped classifier of a dataset ('folder:NAME' looks for NAME), if there is one."""
-    path = default_classifier_path(dataset.replace("folder:", ""))
-    return path if path.is_file() else None
+CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "classifiers"
+
+
+def classifier_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """A classifier file's metadata from its header alone (no tensors read)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(0)
+        head = f.read(min(size, 8 + (1 << 20)))
+    header, _ = read_header(head, size)
+    md = header.get("__metadata__") or {}
+    if md.get("format") != "ganzoo-classifier":
+        raise CheckpointError(f"{path} is not a ganzoo classifier file")
+    return json.loads(md["classifier"])
+
+
+def find_classifier(dataset: str, class_filter: Sequence[str] = (), folder: str | os.PathLike | None = None
+                    ) -> Path | None:
+    """The shipped classifier of a dataset, if there is one.
+
+    `dataset` is a checkpoint's dataset ("mnist", "folder:emoji"). A generator trained on chosen categories of
+    a folder (`--class-filter`) is judged by a classifier of exactly those categories, whose reference
+    statistics come from the same images; which file that is, is read from the classifiers' headers.
+    """
+    root = Path(folder) if folder is not None else CLASSIFIER_DIR
+    want = sorted(class_filter)
+    plain = root / f"{dataset.replace('folder:', '')}.safetensors"
+    candidates = [plain] + [p for p in sorted(root.glob("*.safetensors")) if p != plain]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            meta = classifier_meta(path)
+        except (CheckpointError, OSError, ValueError):
+            continue
+        key = meta.get("dataset_key") or meta.get("dataset")
+        if key == dataset and sorted(meta.get("class_filter") or []) == want:
+            return path
+    return None
+
+
+def find_classifier_for(dataset: str, train_meta: dict[str, Any] | None) -> Path | None:
+    """find_classifier for a checkpoint, given its dataset and the `train` block of its metadata."""
+    filt = (train_meta or {}).get("class_filter") or ()
+    return find_classifier(dataset, tuple(filt) if isinstance(filt, (list, tuple)) else ())
 
 
 # --------------------------------------------------------------------------- running the classifier
@@ -138,8 +187,14 @@ def classify(clf: LoadedClassifier, images: torch.Tensor, batch: int = 500) -> t
 # --------------------------------------------------------------------------- the numbers
 
 
-def class_stats(probs: torch.Tensor, min_share: float = 0.01) -> dict[str, Any]:
-    """Histogram of predicted classes, its normalised entropy, coverage, confidence, KL, IS."""
+def class_stats(probs: torch.Tensor, min_share: float = 0.01, real_shares: Sequence[float] | None = None
+                ) -> dict[str, Any]:
+    """Histogram of predicted classes, its normalised entropy, coverage, confidence, KL, IS.
+
+    With `real_shares` (how often each class occurs in the real data) it also gives `kl_real`, the KL
+    divergence of the predicted-class shares from the real ones: the measure to read on a data set whose
+    classes are not balanced, where a uniform histogram would be wrong.
+    """
     n, k = probs.shape
     pred = probs.argmax(1)
     hist = torch.bincount(pred, minlength=k).double()
@@ -151,7 +206,7 @@ def class_stats(probs: torch.Tensor, min_share: float = 0.01) -> dict[str, Any]:
     p_y = probs.double().mean(0, keepdim=True)
     p = probs.double().clamp_min(1e-12)
     inception = float(torch.exp((p * (p.log() - p_y.clamp_min(1e-12).log())).sum(1).mean()))
-    return {
+    out = {
         "histogram": hist.long().tolist(),
         "entropy": entropy,
         "coverage": int((share >= min_share).sum()),
@@ -160,15 +215,45 @@ def class_stats(probs: torch.Tensor, min_share: float = 0.01) -> dict[str, Any]:
         "kl_uniform": kl_uniform,
         "inception_score": inception,
     }
+    if real_shares is not None and len(real_shares) == k:
+        out["kl_real"] = kl_from_real(out["histogram"], real_shares)
+    return out
 
 
-def collapse_warning(stats: dict[str, Any], n_classes: int = 10) -> str | None:
-    """The mode-collapse signal: fewer than 8 of 10 classes drawn, or entropy below 0.9."""
-    min_cov = max(1, round(0.8 * n_classes))
-    if stats["coverage"] < min_cov or stats["entropy"] < 0.9:
+def kl_from_real(histogram: Sequence[int], real_shares: Sequence[float]) -> float:
+    """KL(predicted-class shares || the real data's class shares)."""
+    h = torch.tensor(list(histogram), dtype=torch.float64)
+    p = h / h.sum().clamp_min(1)
+    q = torch.tensor(list(real_shares), dtype=torch.float64).clamp_min(1e-6)
+    q = q / q.sum()
+    mask = p > 0
+    return float((p[mask] * (p[mask] / q[mask]).log()).sum())
+
+
+def normalised_entropy(shares: Sequence[float]) -> float:
+    s = torch.tensor(list(shares), dtype=torch.float64)
+    s = s[s > 0] / s.sum()
+    return float(-(s * s.log()).sum() / math.log(len(shares))) if len(shares) > 1 else 1.0
+
+
+def collapse_warning(stats: dict[str, Any], n_classes: int = 10, real_shares: Sequence[float] | None = None
+                     ) -> str | None:
+    """The mode-collapse signal: fewer than 8 of 10 classes drawn, or entropy below 0.9.
+
+    Both bars are relative to the real data when its class shares are known: a class the real data
+    hardly has (< 1%) is not expected, and the entropy bar is 0.9 of the real data's own entropy (for
+    balanced classes, as MNIST's, that is the rule above).
+    """
+    expected, entropy_bar = n_classes, 0.9
+    if real_shares is not None and len(real_shares) == n_classes:
+        expected = sum(1 for s in real_shares if s >= 0.01) or n_classes
+        entropy_bar = 0.9 * normalised_entropy(real_shares)
+    min_cov = max(1, round(0.8 * expected))
+    if stats["coverage"] < min_cov or stats["entropy"] < entropy_bar:
         return (
             f"possible mode collapse: {stats['coverage']}/{n_classes} classes drawn, "
             f"normalised entropy {stats['entropy']:.2f}"
+            + (f" (the real data: {expected} classes, {entropy_bar / 0.9:.2f})" if entropy_bar != 0.9 else "")
         )
     return None
 
@@ -243,7 +328,7 @@ def feature_metrics(feats: torch.Tensor, clf: LoadedClassifier) -> dict[str, flo
 @torch.no_grad()
 def evaluate_images(images: torch.Tensor, clf: LoadedClassifier) -> dict[str, Any]:
     probs, feats = classify(clf, images)
-    out = class_stats(probs)
+    out = class_stats(probs, real_shares=clf.real_shares)
     out.update(feature_metrics(feats, clf))
     out["n"] = int(images.shape[0])
     return out

@@ -221,7 +221,8 @@ class Trainer:
         if t.eval_every > 0 and not self.dry_run:
             from ganzoo.metrics import find_classifier, load_classifier
 
-            path = find_classifier(t.dataset)
+            # The data set's own name ("folder:emoji"), and for chosen categories their classifier.
+            path = find_classifier(getattr(self, "dataset_name", t.dataset), t.class_filter)
             if path is not None:
                 clf = load_classifier(path, "cpu")
                 if clf.in_channels == self.mcfg.img_channels:
@@ -524,7 +525,7 @@ class Trainer:
             row["metrics"] = {k: v for k, v in m.items()}
             for k in ("fid", "kid", "precision", "recall", "entropy", "coverage", "confidence"):
                 row[k] = m[k]
-            cw = collapse_warning(m, len(self.classifier.classes) or 10)
+            cw = collapse_warning(m, len(self.classifier.classes) or 10, self.classifier.real_shares)
             if cw:
                 warnings.append(cw)
         row["warnings"] = warnings

@@ -69,10 +69,10 @@ def _load_bytes(digest: str, name: str, _data: bytes, dev: str) -> Checkpoint:
 
 
 @st.cache_resource(show_spinner=False)
-def classifier(dataset: str):
+def classifier(dataset: str, class_filter: tuple[str, ...] = ()):
     from ganzoo.metrics import find_classifier, load_classifier
 
-    path = find_classifier(dataset)
+    path = find_classifier(dataset, class_filter)
     return load_classifier(path, device()) if path else None
 
 
@@ -95,7 +95,8 @@ def class_histogram(key: str, n: int, psi: float, _G: torch.nn.Module, _clf) -> 
 
 def model_for(ckpt: Checkpoint):
     """The dataset's classifier when it fits this model's images, else None."""
-    clf = classifier(ckpt.dataset)
+    filt = (ckpt.meta.get("train") or {}).get("class_filter") or ()
+    clf = classifier(ckpt.dataset, tuple(filt) if isinstance(filt, (list, tuple)) else ())
     if clf is None or clf.in_channels != ckpt.cfg.img_channels:
         return None
     return clf
@@ -210,7 +211,7 @@ def sidebar() -> tuple[str, Checkpoint] | tuple[None, None]:
         if ev.get("fid") is not None:
             cols = st.columns(2)
             cols[0].metric("classifier-FID", f"{ev['fid']:.2f}")
-            cols[1].metric("classes", f"{ev.get('coverage', '?')}/10")
+            cols[1].metric("classes", f"{ev.get('coverage', '?')}/{len(ev.get('histogram') or []) or 10}")
         st.caption(f"device: {device()}")
     return chosen, ckpt
 

@@ -3,8 +3,9 @@ import random
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, label_images, samples, scale_for
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, histogram_frame, label_images, samples, scale_for
 from ganzoo.images import grid
+from ganzoo.metrics import normalised_entropy
 
 ui.page_header("Generate", ":material/grid_view:", "A grid of samples from a seed, labelled by the classifier.")
 key, ckpt = ui.sidebar()
@@ -47,9 +48,14 @@ else:
         st.warning(f"**Mode collapse?** {stats['warning']}", icon=":material/warning:")
     m = st.columns(4)
     m[0].metric("coverage", f"{stats['coverage']}/{len(stats['classes'])}", help="classes with at least 1%")
-    m[1].metric("entropy", f"{stats['entropy']:.3f}", help="normalised: 1 = every class equally often")
+    real = stats.get("real_shares")
+    m[1].metric("entropy", f"{stats['entropy']:.3f}",
+                help="normalised: 1 = every class equally often"
+                + (f"; the real data's own is {normalised_entropy(real):.3f}" if real else ""))
     m[2].metric("confidence", f"{stats['confidence']:.3f}", help="mean top-1 probability")
     m[3].metric("unsure (<0.5)", f"{stats['low_confidence']:.1%}")
-    import pandas as pd
-
-    st.bar_chart(pd.DataFrame({"class": stats["classes"], "samples": stats["histogram"]}), x="class", y="samples")
+    st.bar_chart(histogram_frame(stats), x="class", y=["generated", "real data"] if real else "generated",
+                 stack=False, y_label="share of samples")
+    if stats.get("kl_real") is not None:
+        st.caption(f"KL divergence of the generated class shares from the real data's: {stats['kl_real']:.4f} "
+                   "(0 = drawn exactly as often as in the training data)")

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, samples
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, histogram_frame, samples
 
 ui.page_header("Compare", ":material/compare:", "The same seeds through several checkpoints, side by side.")
 key, ckpt = ui.sidebar()
@@ -35,12 +35,11 @@ for col, k in zip(cols, chosen):
                        f"recall {ev['recall']:.2f}")
         clf = ui.model_for(m)
         if clf is not None:
-            import pandas as pd
-
             stats = ui.class_histogram(f"{k}:{id(m.G)}", hist_n, 1.0, m.G, clf)
-            st.caption(f"coverage {stats['coverage']}/10 · entropy {stats['entropy']:.3f} · "
+            st.caption(f"coverage {stats['coverage']}/{len(stats['classes'])} · entropy {stats['entropy']:.3f} · "
                        f"confidence {stats['confidence']:.3f}")
             if stats["warning"]:
                 st.warning(stats["warning"])
-            st.bar_chart(pd.DataFrame({"class": stats["classes"], "samples": stats["histogram"]}),
-                         x="class", y="samples", height=200)
+            real = stats.get("real_shares")
+            st.bar_chart(histogram_frame(stats), x="class", y=["generated", "real data"] if real else "generated",
+                         stack=False, height=200)

@@ -23,7 +23,7 @@ from ganzoo.config import PRESETS, resolve  # noqa: E402
 from ganzoo.images import grid, save_png, upscale  # noqa: E402
 from ganzoo.latent import generate, sample_z  # noqa: E402
 from ganzoo.leaderboard import markdown_table  # noqa: E402
-from ganzoo.metrics import default_classifier_path, load_classifier  # noqa: E402
+from ganzoo.metrics import load_classifier  # noqa: E402
 
 
 def replace(text: str, name: str, body: str) -> str:
@@ -63,17 +63,30 @@ def zoo_section(rows: list[dict]) -> str:
 
 
 def classifier_section() -> str:
-    lines = ["| classifier | test accuracy | test cross-entropy | trained |", "|---|---|---|---|"]
+    lines = ["| classifier | classes | test accuracy | balanced accuracy | test cross-entropy | trained |",
+             "|---|---|---|---|---|---|"]
     for path in sorted((ROOT / "checkpoints" / "classifiers").glob("*.safetensors")):
         m = load_classifier(path).meta
-        lines.append(f"| `{path.name}` ({m['dataset']}, {m['n_test']:,} test images) | {m['test_accuracy']:.2%} | "
+        filt = f", only {' + '.join(m['class_filter'])}" if m.get("class_filter") else ""
+        shares = m.get("class_shares") or []
+        unbalanced = shares and max(shares) > 1.5 * min(shares)
+        classes = f"{len(m['classes'])}" + (" (" + ", ".join(f"{c} {s:.0%}" for c, s in zip(m["classes"], shares))
+                                            + ")" if unbalanced else "")
+        bal = m.get("test_balanced_accuracy")
+        lines.append(f"| `{path.name}` ({m.get('dataset_key') or m['dataset']}{filt}, {m['n_test']:,} test images) | "
+                     f"{classes} | {m['test_accuracy']:.2%} | {f'{bal:.2%}' if bal is not None else ''} | "
                      f"{m['test_cross_entropy']:.4f} | {m['epochs']} epochs, {m['wall_seconds']:.0f} s, "
-                     f"{m['device']}{', bf16 autocast' if m.get('amp') else ''} |")
-    floor = load_classifier(default_classifier_path("mnist")).meta["floor"]
-    lines += ["", f"Real-data floor (MNIST, 10,000 training images vs the test split): classifier-FID "
-              f"{floor['fid']:.3f}, KID {floor['kid']:.4f}, precision {floor['precision']:.3f}, recall "
-              f"{floor['recall']:.3f}, entropy {floor['entropy']:.4f}, coverage {floor['coverage']}, "
-              f"confidence {floor['confidence']:.3f}."]
+                     f"{m['device']}{', bf16 autocast' if m.get('amp') else ''}"
+                     f"{', class-weighted loss' if m.get('class_weighted_loss') else ''} |")
+    lines.append("")
+    for path in sorted((ROOT / "checkpoints" / "classifiers").glob("*.safetensors")):
+        m = load_classifier(path).meta
+        floor = m["floor"]
+        lines.append(f"- Real-data floor of `{path.stem}` ({floor['n']:,} training images vs the test split): "
+                     f"classifier-FID {floor['fid']:.3f}, KID {floor['kid']:.4f}, precision {floor['precision']:.3f}, "
+                     f"recall {floor['recall']:.3f}, entropy {floor['entropy']:.4f}, coverage {floor['coverage']}, "
+                     f"confidence {floor['confidence']:.3f}"
+                     + (f", class KL {floor['kl_real']:.4f}" if floor.get("kl_real") is not None else "") + ".")
     return "\n".join(lines)
 
 

@@ -97,3 +97,66 @@ def test_class_stats_uniform_case():
 def test_real_data_floor_is_stored(clf):
     floor = clf.meta["floor"]
     assert floor["coverage"] == 10 and floor["entropy"] > 0.99 and 0 < floor["fid"] < 1
+
+
+# --------------------------------------------------------------------------- unbalanced classes (emoji faces)
+
+
+def test_collapse_warning_reads_unbalanced_classes_against_the_real_shares():
+    real_shares = [0.93, 0.07]  # people vs smileys in the emoji faces
+    probs = torch.tensor([[0.99, 0.01]] * 93 + [[0.02, 0.98]] * 7)
+    s = class_stats(probs, real_shares=real_shares)
+    assert s["kl_real"] == pytest.approx(0.0, abs=1e-6)
+    assert s["entropy"] < 0.9  # by the uniform rule this would be a collapse...
+    assert collapse_warning(s, 2, real_shares) is None  # ...but it is what the real data looks like
+    only_people = class_stats(torch.tensor([[0.99, 0.01]] * 100), real_shares=real_shares)
+    assert only_people["coverage"] == 1 and only_people["kl_real"] > 0.05
+    assert "collapse" in collapse_warning(only_people, 2, real_shares)
+    # Without the shares the old, balanced rule applies.
+    assert collapse_warning(s, 2) is not None
+
+
+def test_find_classifier_picks_the_file_of_the_generators_categories(tmp_path):
+    from ganzoo.metrics import Classifier, find_classifier, find_classifier_for, save_classifier
+
+    ref = {"mu": torch.zeros(128), "sigma": torch.eye(128), "feats": torch.zeros(4, 128)}
+    for name, filt in (("emoji", []), ("emoji-faces", ["smileys", "people"]), ("emoji-flags", ["flags"])):
+        clf = Classifier(3, 16, max(2, len(filt)))
+        save_classifier(tmp_path / f"{name}.safetensors", clf,
+                        {"dataset": "folder", "dataset_key": "folder:emoji", "class_filter": sorted(filt)}, ref)
+    (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 20)  # skipped, not fatal
+    assert find_classifier("folder:emoji", (), tmp_path).name == "emoji.safetensors"
+    assert find_classifier("folder:emoji", ("people", "smileys"), tmp_path).name == "emoji-faces.safetensors"
+    assert find_classifier("folder:emoji", ("flags",), tmp_path).name == "emoji-flags.safetensors"
+    assert find_classifier("folder:emoji", ("food",), tmp_path) is None
+    assert find_classifier("folder:other", (), tmp_path) is None
+    # The shipped ones, as a checkpoint's metadata names them.
+    assert find_classifier_for("mnist", {"class_filter": []}).name == "mnist.safetensors"
+    faces = find_classifier_for("folder:emoji", {"class_filter": ["smileys-and-emotion", "people-and-body"]})
+    assert faces is not None and faces.name == "emoji-faces.safetensors"
+
+
+def test_classifier_on_an_unbalanced_folder(tmp_path):
+    """A folder of 40 'dark' vs 8 'light' images: a stratified test split holding both, the class shares
+    and the weighted loss recorded, and a classifier that tells the two apart."""
+    from PIL import Image
+
+    from ganzoo.classifier_train import train_classifier
+    from ganzoo.metrics import load_classifier
+
+    g = torch.Generator().manual_seed(0)
+    for cls, n, base in (("dark", 40, 40), ("light", 8, 215)):
+        (tmp_path / cls).mkdir()
+        for i in range(n):
+            px = (base + torch.randint(-25, 25, (16, 16, 3), generator=g)).clamp(0, 255).to(torch.uint8)
+            Image.fromarray(px.numpy()).save(tmp_path / cls / f"{i}.png")
+    out = tmp_path / "clf.safetensors"
+    meta = train_classifier("folder", str(tmp_path), out, epochs=6, batch_size=16, img_size=16, img_channels=3,
+                            log=lambda *_: None)
+    assert meta["dataset_key"] == f"folder:{tmp_path.name}"
+    assert meta["class_shares"] == pytest.approx([32 / 38, 6 / 38], abs=1e-4)
+    assert meta["class_weighted_loss"] is True
+    assert meta["n_test"] == 10 and meta["test_balanced_accuracy"] > 0.9
+    clf = load_classifier(out)
+    assert clf.real_shares == meta["class_shares"]
+    assert "kl_real" in meta["floor"]
