@@ -156,6 +156,19 @@ class Trainer:
         self._load_data(data)
         self._build()
 
+    def close(self, wait: bool = False) -> None:
+        """Leave the process group (wait: after every rank got here, so rank 0's last save is done).
+
+        Without it a worker could exit with gloo's threads still running, and C++ aborts it at exit
+        ("terminate called without an active exception"), failing the whole torchrun now and then."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                if wait:
+                    dist.barrier()
+                dist.destroy_process_group()
+
     # Set up.
     def _init_distributed(self) -> None:
         import torch.distributed as dist
@@ -386,19 +399,29 @@ class Trainer:
             stats["d_acc_fake"] += float((fake_logits < 0).float().mean()) / t.d_steps
             stats["d_real"] += float(torch.sigmoid(real_logits).mean()) / t.d_steps
             stats["d_fake"] += float(torch.sigmoid(fake_logits).mean()) / t.d_steps
-        # Update G.
-        for _ in range(t.g_steps):
-            with self._autocast():
-                if fake_for_g is not None:
-                    fake = fake_for_g
-                else:
-                    fake = self._generate(torch.randn(B, self.mcfg.z_dim, device=self.device))
-                loss_g = losses.g_loss(t.loss, D(fake).float())
-            self.opt_G.zero_grad(set_to_none=True)
-            self.scaler.scale(loss_g).backward()
-            self.scaler.step(self.opt_G)
-            self.scaler.update()
-            stats["loss_g"] += self._check(loss_g.detach(), "G's loss") / t.g_steps
+        # Update G. D's weights get no gradient here (the tutorial loop computes it and throws it away):
+        # that is a third of D's backward work in this step. The bare module, not its DDP wrapper, since D
+        # is not updated from G's loss and there is nothing of D's to synchronise.
+        D_bare = unwrap(D)
+        trainable = [p for p in D_bare.parameters() if p.requires_grad]
+        for p in trainable:
+            p.requires_grad_(False)
+        try:
+            for _ in range(t.g_steps):
+                with self._autocast():
+                    if fake_for_g is not None:
+                        fake = fake_for_g
+                    else:
+                        fake = self._generate(torch.randn(B, self.mcfg.z_dim, device=self.device))
+                    loss_g = losses.g_loss(t.loss, D_bare(fake).float())
+                self.opt_G.zero_grad(set_to_none=True)
+                self.scaler.scale(loss_g).backward()
+                self.scaler.step(self.opt_G)
+                self.scaler.update()
+                stats["loss_g"] += self._check(loss_g.detach(), "G's loss") / t.g_steps
+        finally:
+            for p in trainable:
+                p.requires_grad_(True)
         # Update G_ema.
         if self.G_ema is not None:
             # Warm-up: a plain 0.999 average would still hold ~40% of the random init after 900 steps.
@@ -612,4 +635,9 @@ def train(
             trainer.resume(resume)
         except (CheckpointError, KeyError, json.JSONDecodeError) as e:
             raise TrainingError(f"cannot resume from {resume}: {e}") from None
-    return trainer.run(max_steps=max_steps)
+    try:
+        result = trainer.run(max_steps=max_steps)
+        trainer.close(wait=True)
+        return result
+    finally:
+        trainer.close()
