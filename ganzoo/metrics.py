@@ -241,19 +241,21 @@ def collapse_warning(stats: dict[str, Any], n_classes: int = 10, real_shares: Se
     """The mode-collapse signal: fewer than 8 of 10 classes drawn, or entropy below 0.9.
 
     Both bars are relative to the real data when its class shares are known: a class the real data
-    hardly has (< 1%) is not expected, and the entropy bar is 0.9 of the real data's own entropy (for
-    balanced classes, as MNIST's, that is the rule above).
+    hardly has (< 1%) is not expected, and for unbalanced data (normalised entropy < 0.99) the entropy bar
+    is 0.9 of the real data's own entropy. Balanced data, as MNIST's, keeps the rule above.
     """
-    expected, entropy_bar = n_classes, 0.9
+    expected, entropy_bar, note = n_classes, 0.9, ""
     if real_shares is not None and len(real_shares) == n_classes:
         expected = sum(1 for s in real_shares if s >= 0.01) or n_classes
-        entropy_bar = 0.9 * normalised_entropy(real_shares)
+        h = normalised_entropy(real_shares)
+        if h < 0.99:  # balanced data (MNIST: 0.9994) keeps the plain rule
+            entropy_bar = 0.9 * h
+            note = f" (the real data: {expected} classes, entropy {h:.2f})"
     min_cov = max(1, round(0.8 * expected))
     if stats["coverage"] < min_cov or stats["entropy"] < entropy_bar:
         return (
             f"possible mode collapse: {stats['coverage']}/{n_classes} classes drawn, "
-            f"normalised entropy {stats['entropy']:.2f}"
-            + (f" (the real data: {expected} classes, {entropy_bar / 0.9:.2f})" if entropy_bar != 0.9 else "")
+            f"normalised entropy {stats['entropy']:.2f}" + note
         )
     return None
 

@@ -160,3 +160,11 @@ def test_classifier_on_an_unbalanced_folder(tmp_path):
     clf = load_classifier(out)
     assert clf.real_shares == meta["class_shares"]
     assert "kl_real" in meta["floor"]
+
+
+def test_balanced_real_shares_keep_the_plain_collapse_rule():
+    mnist_like = [0.0987, 0.1124, 0.0993, 0.1022, 0.0974, 0.0904, 0.0986, 0.1044, 0.0975, 0.0991]
+    stats = {"coverage": 10, "entropy": 0.8997}
+    assert collapse_warning(stats, 10, mnist_like) is not None  # 0.9 exactly, not 0.9 x 0.9994
+    assert collapse_warning({"coverage": 8, "entropy": 0.95}, 10, mnist_like) is None
+    assert collapse_warning({"coverage": 7, "entropy": 0.95}, 10, mnist_like) is not None
