@@ -28,10 +28,16 @@ st.subheader("Leaderboard")
 entries = ui.shipped()
 if not entries:
     st.info("No shipped checkpoints found in checkpoints/.")
-floors = {}
-for dataset in sorted({e["dataset"] for e in entries}):
+for dataset in dict.fromkeys(e["dataset"] for e in entries):  # ui.shipped() lists MNIST first
     group = [e for e in entries if e["dataset"] == dataset]
     st.markdown(f"#### {dataset}")
+    floor = next(((e["meta"].get("eval") or {}).get("floor") for e in group
+                  if ((e["meta"].get("eval") or {}).get("floor") or {}).get("fid") is not None), None)
+    if floor:
+        # Read every figure below against what real images of this data score.
+        st.caption(f"Real training images score classifier-FID {floor['fid']:.3f}, coverage "
+                   f"{floor.get('coverage')} classes, entropy {floor.get('entropy', 0):.3f}, "
+                   f"confidence {floor.get('confidence', 0):.3f} (the floor).")
     for e in sorted(group, key=lambda e: (e["meta"].get("eval") or {}).get("fid") or 1e9):
         ev = e["meta"].get("eval") or {}
         floor = ev.get("floor") or {}
@@ -57,8 +63,3 @@ for dataset in sorted({e["dataset"] for e in entries}):
             else:
                 st.caption("not evaluated yet: `python train.py evaluate --write-meta checkpoints/`"
                            if ev == {} else "no classifier for this dataset")
-        floors[dataset] = floor
-for dataset, floor in floors.items():
-    if floor.get("fid") is not None:
-        st.caption(f"Real {dataset} training images score classifier-FID {floor['fid']:.3f}, coverage "
-                   f"{floor.get('coverage')} classes, entropy {floor.get('entropy', 0):.3f} (the floor).")

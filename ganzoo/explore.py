@@ -95,7 +95,8 @@ def render_latent(G: torch.nn.Module, v: torch.Tensor, space: str) -> torch.Tens
     return generate(G, v[None])
 
 
-def directions(G: torch.nn.Module, space: str, k: int = 8, n: int = 2000, seed: int = 777) -> dict[str, torch.Tensor]:
+def directions(G: torch.nn.Module, space: str, k: int = 8, n: int | None = None, seed: int = 777
+               ) -> dict[str, torch.Tensor]:
     """GANSpace (Harkonen et al. 2020): directions that explain most of what changes.
 
     In w (a learned, anisotropic space) these are the principal components of sampled w.
@@ -103,21 +104,24 @@ def directions(G: torch.nn.Module, space: str, k: int = 8, n: int = 2000, seed: 
     of the generated images and regress them onto z (GANSpace's recipe for BigGAN), giving
     one z direction per image-space component. `explained` is each component's share of
     the variance of w or of the images; `std` scales slider units to typical moves.
+    n samples: 2,000, or 1,000 for images above 32x32 (generating them is most of the cost; ten
+    components need far fewer).
     """
+    if n is None:
+        n = 2000 if space == "w" or getattr(G, "img_size", 28) <= 32 else 1000
     z = sample_z(list(range(seed, seed + n)), G.z_dim)
     if space == "w":
         dirs, std, ratio = pca_directions(to_w(G, z), k)
-        return {"directions": dirs, "std": std, "explained": ratio}
+        return {"directions": dirs, "std": std, "explained": ratio, "n": n}
     images = generate(G, z).flatten(1)
-    _, img_std, ratio = pca_directions(images, k)
+    img_dirs, _, ratio = pca_directions(images, k)
     centred = images.double() - images.double().mean(0, keepdim=True)
-    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-    coords = centred @ vh[: len(ratio)].T  # (n, k): each sample's position along the image PCs
+    coords = centred @ img_dirs.double().T  # (n, k): each sample's position along the image PCs
     zc = z.double() - z.double().mean(0, keepdim=True)
     sol = torch.linalg.lstsq(zc, coords).solution  # (z_dim, k): z -> PC coordinates
     dirs = (sol / sol.norm(dim=0, keepdim=True).clamp_min(1e-12)).T.float()  # (k, z_dim) unit rows
     std = (zc.float() @ dirs.T).std(0)  # spread of the samples along each direction
-    return {"directions": dirs, "std": std, "explained": ratio}
+    return {"directions": dirs, "std": std, "explained": ratio, "n": n}
 
 
 def edit_latent(base: torch.Tensor, dims: dict[int, float], pcs: dict[int, float], pca: dict[str, torch.Tensor] | None

@@ -65,7 +65,7 @@ def sliders() -> None:
                                            key=f"{state_key}::{seed}::d{d}")
         pcs = {}
         if pca is not None:
-            st.markdown("**Semantic directions** (GANSpace: principal components of 2,000 samples"
+            st.markdown(f"**Semantic directions** (GANSpace: principal components of {pca['n']:,} samples"
                         + (" of w)" if space == "w" else " of the images, regressed onto z)"))
             cols = st.columns(2)
             for i in range(n_pc):
