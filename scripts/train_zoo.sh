@@ -33,16 +33,16 @@ case $stream in
     # dcgan, sngan, sagan, stylegan, wgan and wgan_gp were first trained for 8, 12, 10, 4, 25 (itself 15 + 10)
     # and 12 epochs, then continued with --resume (same flags) to the epochs below; resume is exact
     # (tests/test_training.py).
-    run_if dcgan --variant dcgan --width 64 --epochs 28 "${common[@]}" "${amp[@]}"
-    run_if sngan --variant sngan --epochs 46 "${common[@]}" "${amp[@]}"
-    run_if sagan --variant sagan --epochs 26 "${common[@]}" "${amp[@]}"
+    run_if dcgan --variant dcgan --width 64 --epochs 34 "${common[@]}" "${amp[@]}"
+    run_if sngan --variant sngan --epochs 56 "${common[@]}" "${amp[@]}"
+    run_if sagan --variant sagan --epochs 32 "${common[@]}" "${amp[@]}"
     run_if stylegan --variant stylegan --epochs 10 "${common[@]}" "${amp[@]}"
     ;;
   b)
     run_if mlp_gan --variant mlp_gan --epochs 30 "${common[@]}" "${amp[@]}"
     run_if dcgan_separable --variant dcgan_separable --epochs 10 "${common[@]}"
     run_if wgan --variant wgan --epochs 40 "${common[@]}" "${amp[@]}"
-    run_if wgan_gp --variant wgan_gp --epochs 40 "${common[@]}" "${amp[@]}"
+    run_if wgan_gp --variant wgan_gp --epochs 52 "${common[@]}" "${amp[@]}"
     ;;
   c)
     run_if emoji_dcgan --variant dcgan --epochs 60 "${emoji[@]}"
