@@ -31,8 +31,8 @@ if not entries:
 for dataset in dict.fromkeys(e["dataset"] for e in entries):  # ui.shipped() lists MNIST first
     group = [e for e in entries if e["dataset"] == dataset]
     st.markdown(f"#### {dataset}")
-    floor = next(((e["meta"].get("eval") or {}).get("floor") for e in group
-                  if ((e["meta"].get("eval") or {}).get("floor") or {}).get("fid") is not None), None)
+    floors = [(e["meta"].get("eval") or {}).get("floor") or {} for e in group]
+    floor = next((f for f in floors if f.get("fid") is not None), None)
     if floor:
         # Read every figure below against what real images of this data score.
         st.caption(f"Real training images score classifier-FID {floor['fid']:.3f}, coverage "
@@ -56,7 +56,7 @@ for dataset in dict.fromkeys(e["dataset"] for e in entries):  # ui.shipped() lis
                 m = st.columns(5)
                 m[0].metric("classifier-FID", f"{ev['fid']:.2f}",
                             help=f"real-data floor {floor.get('fid', float('nan')):.3f}")
-                m[1].metric("coverage", f"{ev['coverage']}/{len(ev.get('histogram') or []) or 10}")
+                m[1].metric("coverage", ui.coverage_label(ev))
                 m[2].metric("entropy", f"{ev['entropy']:.3f}")
                 m[3].metric("confidence", f"{ev['confidence']:.3f}")
                 m[4].metric("ms / image", f"{ev.get('ms_per_image', float('nan')):.2f}")

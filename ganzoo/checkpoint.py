@@ -412,17 +412,21 @@ def _load_safetensors(data: bytes) -> Checkpoint:
     return Checkpoint(G=G_sample, cfg=cfg, meta=meta, D=D if has_d else None, G_train=G_train, tensors=extra)
 
 
-def peek(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata of a checkpoint without loading its tensors (for pickers and tables)."""
-    path = Path(path)
-    size = path.stat().st_size
+def read_file_header(path: str | os.PathLike) -> dict[str, Any]:
+    """A safetensors file's validated header, reading only its first bytes."""
+    size = Path(path).stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) == 8:
             (n,) = struct.unpack("<Q", head)
             head += f.read(min(n, MAX_HEADER_BYTES))
     header, _ = read_header(head, size)
-    return _meta_from_header(header)
+    return header
+
+
+def peek(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a checkpoint without loading its tensors (for pickers and tables)."""
+    return _meta_from_header(read_file_header(path))
 
 
 def to_bytes(ckpt: Checkpoint) -> bytes:

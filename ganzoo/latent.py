@@ -81,7 +81,7 @@ def pca_directions(w: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor,
             torch.manual_seed(0)
             _, s, v = torch.pca_lowrank(centred, q=min(k + 10, n, d), center=False, niter=6)
         vh, s = v.T.double(), s.double()
-        total = centred.double().pow(2).sum()
+        total = centred.pow(2).sum(dtype=torch.float64)
     else:
         centred = w.double() - w.double().mean(0, keepdim=True)
         _, s, vh = torch.linalg.svd(centred, full_matrices=False)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo.checkpoint import CheckpointError, atomic_write, read_header
+from ganzoo.checkpoint import CheckpointError, atomic_write, read_file_header, read_header
 
 FEATURE_DIM = 128
 REF_FEATS = 5000
@@ -96,10 +96,7 @@ def load_classifier(path: str | os.PathLike, device: str = "cpu") -> LoadedClass
 
     data = Path(path).read_bytes()
     header, _ = read_header(data, len(data))
-    md = header.get("__metadata__") or {}
-    if md.get("format") != "ganzoo-classifier":
-        raise CheckpointError(f"{path} is not a ganzoo classifier file")
-    meta = json.loads(md["classifier"])
+    meta = _classifier_info(header, path)
     cfg = meta["config"]
     clf = Classifier(**{k: int(cfg[k]) for k in ("in_channels", "img_size", "n_classes", "width")})
     tensors = st_load(data)
@@ -116,18 +113,16 @@ def default_classifier_path(dataset: str) -> Path:
 CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "classifiers"
 
 
-def classifier_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """A classifier file's metadata from its header alone (no tensors read)."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(0)
-        head = f.read(min(size, 8 + (1 << 20)))
-    header, _ = read_header(head, size)
+def _classifier_info(header: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
     md = header.get("__metadata__") or {}
     if md.get("format") != "ganzoo-classifier":
         raise CheckpointError(f"{path} is not a ganzoo classifier file")
     return json.loads(md["classifier"])
+
+
+def classifier_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """A classifier file's metadata from its header alone (no tensors read)."""
+    return _classifier_info(read_file_header(path), path)
 
 
 def find_classifier(dataset: str, class_filter: Sequence[str] = (), folder: str | os.PathLike | None = None
@@ -155,10 +150,15 @@ def find_classifier(dataset: str, class_filter: Sequence[str] = (), folder: str 
     return None
 
 
+def class_filter_of(train_meta: dict[str, Any] | None) -> tuple[str, ...]:
+    """The categories a checkpoint was trained on, from the `train` block of its (untrusted) metadata."""
+    filt = (train_meta or {}).get("class_filter") or ()
+    return tuple(str(c) for c in filt) if isinstance(filt, (list, tuple)) else ()
+
+
 def find_classifier_for(dataset: str, train_meta: dict[str, Any] | None) -> Path | None:
     """find_classifier for a checkpoint, given its dataset and the `train` block of its metadata."""
-    filt = (train_meta or {}).get("class_filter") or ()
-    return find_classifier(dataset, tuple(filt) if isinstance(filt, (list, tuple)) else ())
+    return find_classifier(dataset, class_filter_of(train_meta))
 
 
 # --------------------------------------------------------------------------- running the classifier

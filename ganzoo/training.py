@@ -235,7 +235,7 @@ class Trainer:
             from ganzoo.metrics import find_classifier, load_classifier
 
             # The data set's own name ("folder:emoji"), and for chosen categories their classifier.
-            path = find_classifier(getattr(self, "dataset_name", t.dataset), t.class_filter)
+            path = find_classifier(self.dataset_name, t.class_filter)
             if path is not None:
                 clf = load_classifier(path, "cpu")
                 if clf.in_channels == self.mcfg.img_channels:

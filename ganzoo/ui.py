@@ -95,8 +95,9 @@ def class_histogram(key: str, n: int, psi: float, _G: torch.nn.Module, _clf) -> 
 
 def model_for(ckpt: Checkpoint):
     """The dataset's classifier when it fits this model's images, else None."""
-    filt = (ckpt.meta.get("train") or {}).get("class_filter") or ()
-    clf = classifier(ckpt.dataset, tuple(filt) if isinstance(filt, (list, tuple)) else ())
+    from ganzoo.metrics import class_filter_of
+
+    clf = classifier(ckpt.dataset, class_filter_of(ckpt.meta.get("train")))
     if clf is None or clf.in_channels != ckpt.cfg.img_channels:
         return None
     return clf
@@ -211,9 +212,23 @@ def sidebar() -> tuple[str, Checkpoint] | tuple[None, None]:
         if ev.get("fid") is not None:
             cols = st.columns(2)
             cols[0].metric("classifier-FID", f"{ev['fid']:.2f}")
-            cols[1].metric("classes", f"{ev.get('coverage', '?')}/{len(ev.get('histogram') or []) or 10}")
+            cols[1].metric("classes", coverage_label(ev))
         st.caption(f"device: {device()}")
     return chosen, ckpt
+
+
+def coverage_label(ev: dict[str, Any]) -> str:
+    """'covered/classes' of stored metrics (the histogram's length is the number of classes)."""
+    return f"{ev.get('coverage', '?')}/{len(ev.get('histogram') or []) or 10}"
+
+
+def class_chart(stats: dict[str, Any], height: int | str = "content") -> None:
+    """The class histogram as shares, beside the real data's shares when the classifier knows them."""
+    from ganzoo.explore import histogram_frame
+
+    frame = histogram_frame(stats)
+    st.bar_chart(frame, x="class", y=[c for c in frame.columns if c != "class"], stack=False,
+                 y_label="share of samples", height=height)
 
 
 def image(arr: np.ndarray, caption: str | None = None, scale: int = 1, width: str = "content") -> None:

@@ -3,7 +3,7 @@ import random
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, histogram_frame, label_images, samples, scale_for
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, label_images, samples, scale_for
 from ganzoo.images import grid
 from ganzoo.metrics import normalised_entropy
 
@@ -54,8 +54,7 @@ else:
                 + (f"; the real data's own is {normalised_entropy(real):.3f}" if real else ""))
     m[2].metric("confidence", f"{stats['confidence']:.3f}", help="mean top-1 probability")
     m[3].metric("unsure (<0.5)", f"{stats['low_confidence']:.1%}")
-    st.bar_chart(histogram_frame(stats), x="class", y=["generated", "real data"] if real else "generated",
-                 stack=False, y_label="share of samples")
+    ui.class_chart(stats)
     if stats.get("kl_real") is not None:
         st.caption(f"KL divergence of the generated class shares from the real data's: {stats['kl_real']:.4f} "
                    "(0 = drawn exactly as often as in the training data)")

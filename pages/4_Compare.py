@@ -1,7 +1,7 @@
 import streamlit as st
 
 from ganzoo import ui
-from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, histogram_frame, samples
+from ganzoo.explore import MAX_SEED, clamp_int, grid_png_array, samples
 
 ui.page_header("Compare", ":material/compare:", "The same seeds through several checkpoints, side by side.")
 key, ckpt = ui.sidebar()
@@ -40,6 +40,4 @@ for col, k in zip(cols, chosen):
                        f"confidence {stats['confidence']:.3f}")
             if stats["warning"]:
                 st.warning(stats["warning"])
-            real = stats.get("real_shares")
-            st.bar_chart(histogram_frame(stats), x="class", y=["generated", "real data"] if real else "generated",
-                         stack=False, height=200)
+            ui.class_chart(stats, height=200)
