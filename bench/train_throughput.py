@@ -6,8 +6,10 @@
    --amp, bf16 autocast).
 2. The pytorch/examples DCGAN shape (64x64, width 64, z 100, batch 64): ganzoo's loop (the whole set preloaded
    as a uint8 tensor, batches by indexing, optional autocast) against a plain reference loop (torchvision
-   MNIST + DataLoader + per-sample Resize/ToTensor/Normalize, fp32), measured in the same process. On CUDA it
-   also prints the step time next to the time the step's FLOPs would need at the card's measured matmul rate.
+   MNIST + DataLoader + per-sample Resize/ToTensor/Normalize, fp32), measured in the same process.
+3. A roofline for both loops on the current device (CPU or CUDA): each step's time next to the time its FLOPs
+   would need at the device's measured matmul rate in the same precision, and the ratio ganzoo's loop could reach
+   if every FLOP ran at that rate.
 """
 
 from __future__ import annotations
@@ -130,30 +132,58 @@ def main() -> None:
     ours_amp = ganzoo_rate("dcgan", mnist64, args.steps, shape,
                            {"device": device.type, "batch_size": 64, "amp": True})
     print(f"ganzoo loop (preloaded uint8, autocast):                   {ours_amp:.1f} img/s  ({ours_amp / ref:.2f}x)")
-    if device.type == "cuda":
-        n = 4096
-        a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(10):
-            a @ a
-        torch.cuda.synchronize()
-        rate = 10 * 2 * n**3 / (time.perf_counter() - t)
-        from torch.utils.flop_counter import FlopCounterMode
+    flops_ours, flops_ref = step_flops(shape, device)
+    print("\nroofline: the step's FLOPs (FlopCounterMode) against this device's measured matmul rate")
+    amp = _amp_dtype(device)
+    peaks = {dtype: matmul_rate(device, dtype) for dtype in (torch.float32, amp)}
+    for name, rate_img, dtype, flops in (("reference, fp32", ref, torch.float32, flops_ref),
+                                         ("ganzoo, fp32", ours, torch.float32, flops_ours),
+                                         ("ganzoo, autocast", ours_amp, amp, flops_ours)):
+        step, peak = 64 / rate_img, peaks[dtype]
+        print(f"{name:17s} step {step * 1000:7.1f} ms, {flops / 1e9:.0f} GFLOP = {flops / step / 1e9:5.0f} GFLOP/s, "
+              f"{flops / step / peak:4.0%} of the {str(dtype).removeprefix('torch.')} matmul rate "
+              f"({peak / 1e9:.0f} GFLOP/s), at which it would take {flops / peak * 1000:.1f} ms")
+    best = 64 / ref / (flops_ours / peaks[amp])
+    print(f"ceiling: with every FLOP at the {str(amp).removeprefix('torch.')} matmul rate, ganzoo's loop would be "
+          f"{best:.2f}x the reference")
 
-        from ganzoo import create_model
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    return torch.float16 if device.type == "cuda" and not torch.cuda.is_bf16_supported() else torch.bfloat16
 
-        G, D = create_model("dcgan", **shape)
-        G, D = G.to(device), D.to(device)
+
+def matmul_rate(device: torch.device, dtype: torch.dtype) -> float:
+    """FLOP/s of a large square matmul: the practical peak the convolutions are measured against."""
+    n = 4096 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    a @ a
+    _sync(device)
+    reps = 20 if device.type == "cuda" else 5
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ a
+    _sync(device)
+    return reps * 2 * n**3 / (time.perf_counter() - t)
+
+
+def step_flops(shape: dict, device: torch.device) -> tuple[float, float]:
+    """FLOPs of one step of ganzoo's loop (no weight gradients for D in the G step) and of the reference's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganzoo import create_model
+
+    G, D = create_model("dcgan", img_channels=1, **shape)
+    G, D = G.to(device), D.to(device)
+    real = torch.randn(64, 1, shape["img_size"], shape["img_size"], device=device)
+    counts = []
+    for freeze_d in (True, False):
         with FlopCounterMode(display=False) as fc:
-            fake = G(torch.randn(64, 100, device=device))
-            (D(fake).mean() + D(torch.randn_like(fake)).mean()).backward()
-            D(G(torch.randn(64, 100, device=device))).mean().backward()
-        flops = fc.get_total_flops()
-        step = 64 / ours_amp
-        print(f"step {step * 1000:.2f} ms; its {flops / 1e9:.1f} GFLOP need {flops / rate * 1000:.2f} ms at the "
-              f"measured {rate / 1e12:.0f} TFLOP/s bf16 matmul rate")
-
+            fake = G(torch.randn(64, shape["z_dim"], device=device))
+            (D(real).mean() + D(fake.detach()).mean()).backward()
+            D.requires_grad_(not freeze_d)
+            D(fake).mean().backward()
+            D.requires_grad_(True)
+        counts.append(fc.get_total_flops())
+    return counts[0], counts[1]
 
 if __name__ == "__main__":
     main()

@@ -95,6 +95,17 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any], 
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+def memory_format_for(module: nn.Module, device: torch.device) -> torch.memory_format:
+    """channels_last for conv models: oneDNN (CPU) and cuDNN skip the layout reorders they would otherwise do
+    around every convolution. bench/train_throughput.py on the 2-core CPU: DCGAN +25% fp32 and +6-20% bf16,
+    the separable DCGAN +55% fp32, WGAN +10%. A model whose own ops prefer NCHW (StyleGAN's AdaIN statistics
+    over H x W: -12%) says so with a class attribute `channels_last = False`."""
+    has_conv = any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in module.modules())
+    if has_conv and getattr(module, "channels_last", True) and device.type in ("cpu", "cuda"):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def unwrap(m: nn.Module) -> nn.Module:
     return m.module if hasattr(m, "module") else m
 
@@ -211,7 +222,9 @@ class Trainer:
     def _build(self) -> None:
         t = self.tcfg
         G, D = create_model(self.mcfg)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.G = G.to(self.device, memory_format=memory_format_for(G, self.device))
+        self.memory_format = memory_format_for(D, self.device)  # real batches go to D in D's layout
+        self.D = D.to(self.device, memory_format=self.memory_format)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
         self.opt_G = make_optimizer(t.optimizer, self.G.parameters(), t.lr_g, t.betas)
         self.opt_D = make_optimizer(t.optimizer, self.D.parameters(), t.lr_d, t.betas)
@@ -341,7 +354,7 @@ class Trainer:
         start = (i * self.world + self.rank) * b
         # Wrap around so a set smaller than d_steps batches still yields full batches.
         idx = perm[torch.arange(start, start + b) % len(perm)]
-        return to_float(self.images[idx.to(self.images.device)])
+        return to_float(self.images[idx.to(self.images.device)]).contiguous(memory_format=self.memory_format)
 
     def _check(self, value: torch.Tensor, what: str) -> float:
         v = float(value)

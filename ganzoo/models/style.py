@@ -32,6 +32,9 @@ class StyleBlock(nn.Module):
 
 
 class StyleGenerator(Generator):
+    # AdaIN's per-channel statistics over H x W gain nothing from channels_last (training.memory_format_for).
+    channels_last = False
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.z_dim, self.w_dim = cfg.z_dim, cfg.resolved_w_dim
