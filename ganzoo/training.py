@@ -271,8 +271,26 @@ class Trainer:
             if module is not None:
                 module.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items()
                                         if k.startswith(name + ".")}, strict=True)
+        saved = meta.get("train", {})
+        if saved.get("optimizer", self.tcfg.optimizer) != self.tcfg.optimizer:
+            raise TrainingError(f"{path} was trained with --optimizer {saved['optimizer']}; its optimiser state "
+                                f"cannot continue as {self.tcfg.optimizer}")
         self.opt_G.load_state_dict(unflatten_optimizer(tensors, state["opt_G"], "opt.G"))
         self.opt_D.load_state_dict(unflatten_optimizer(tensors, state["opt_D"], "opt.D"))
+        # The saved optimiser state carries the old learning rates and betas; the settings of this command win,
+        # so `--resume X --lr-g 1e-4` continues with 1e-4 (and says so below).
+        t = self.tcfg
+        for opt, lr in ((self.opt_G, t.lr_g), (self.opt_D, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "betas" in group:
+                    group["betas"] = tuple(t.betas)
+                elif "momentum" in group and t.optimizer == "sgd":
+                    group["momentum"] = t.betas[0]
+        changed = {k: (saved[k], v) for k, v in t.to_dict().items()
+                   if k in saved and saved[k] != v and k not in ("epochs", "quiet", "max_steps")}
+        if changed:
+            self.log("resuming with changed settings: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"])

@@ -15,7 +15,7 @@ from ganzoo import load
 from ganzoo.checkpoint import atomic_write
 from ganzoo.config import PRESETS, resolve
 from ganzoo.data import DataError, load_dataset, read_idx
-from ganzoo.training import TrainingError, train
+from ganzoo.training import Trainer, TrainingError, train
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -82,6 +82,22 @@ def test_resume_across_epoch_boundary_and_grown_d(tmp_path, mnist_dir):
     a, b = _weights(straight.latest), _weights(resumed.latest)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len(load(resumed.latest).history) == 1
+
+
+def test_resume_with_new_learning_rates_uses_them_and_says_so(tmp_path):
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "eval_every": 0})
+    first = train(mcfg, tcfg, tmp_path, dry_run=True, max_steps=2, quiet=True, log=lambda s: None)
+    lines: list[str] = []
+    _, tcfg2 = resolve("dcgan", {"width": 8}, {"batch_size": 8, "eval_every": 0, "lr_g": 1e-5, "betas": (0.0, 0.9)})
+    trainer = Trainer(mcfg, tcfg2, tmp_path, quiet=True, dry_run=True, log=lines.append)
+    trainer.resume(first.latest)
+    assert [g["lr"] for g in trainer.opt_G.param_groups] == [1e-5]
+    assert trainer.opt_G.param_groups[0]["betas"] == (0.0, 0.9)
+    assert trainer.opt_D.param_groups[0]["lr"] == tcfg.lr_d
+    assert any("lr_g 0.0002 -> 1e-05" in line and "betas" in line for line in lines)
+    _, tcfg3 = resolve("dcgan", {"width": 8}, {"batch_size": 8, "eval_every": 0, "optimizer": "rmsprop"})
+    with pytest.raises(TrainingError, match="--optimizer adam"):
+        Trainer(mcfg, tcfg3, tmp_path, quiet=True, dry_run=True, log=lines.append).resume(first.latest)
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
