@@ -48,6 +48,12 @@ def test_options_change_the_module_tree(arch):
     assert any(isinstance(m, SelfAttention) for m in att_G.modules())
     assert any(isinstance(m, SelfAttention) for m in att_D.modules())
     assert not any(isinstance(m, SelfAttention) for m in base_G.modules())
+    # --d-norm reaches every conv D (the WGAN critic once ignored it).
+    norms = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)
+    _, layer_D = create_model(arch, z_dim=16, width=8, d_norm="layer")
+    _, none_D = create_model(arch, z_dim=16, width=8, d_norm="none")
+    assert any(isinstance(m, nn.GroupNorm) for m in layer_D.modules())
+    assert not any(isinstance(m, norms) for m in none_D.modules())
 
 
 def test_mlp_spectral_norm_and_dropout():

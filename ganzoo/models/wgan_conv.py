@@ -1,6 +1,6 @@
 """The small conv critic of the WGAN homework and the generator that mirrors it.
 
-Critic: three strided Conv2d + LeakyReLU(0.2) with bias, no BatchNorm, no Sigmoid, then a
+Critic: three strided Conv2d + LeakyReLU(0.2) with bias, no norm unless --d-norm asks, no Sigmoid, then a
 linear read-out. Each stride-2 conv uses kernel 4 on even maps and 3 on odd ones so any
 size halves cleanly (28 -> 14 -> 7 -> 4); the generator runs the same sizes backwards.
 """
@@ -17,6 +17,7 @@ from ganzoo.models.blocks import (
     SelfAttention,
     apply_spectral_norm,
     d_activation,
+    d_norm_layer,
 )
 from ganzoo.registry import register_model
 
@@ -61,10 +62,16 @@ class WGANCritic(Discriminator):
         s = sizes(cfg.img_size)
         w = cfg.width
         chans = [cfg.img_channels, w, 2 * w, 4 * w]
+        # No norm by default (the gradient penalty is per sample, which BatchNorm breaks); --d-norm batch gives
+        # the original WGAN's DCGAN critic, where BatchNorm restores the scale that clipping takes away.
+        norm = "none" if cfg.d_norm == "auto" else cfg.d_norm
         layers: list[nn.Module] = []
         for i in range(3):
             k = 4 if s[i] % 2 == 0 else 3
-            layers += [nn.Conv2d(chans[i], chans[i + 1], k, 2, 1), *d_activation(cfg.d_dropout)]  # 28 -> 14 -> 7 -> 4
+            layers.append(nn.Conv2d(chans[i], chans[i + 1], k, 2, 1))  # 28 -> 14 -> 7 -> 4
+            if i > 0 and norm != "none":  # none adds no module, so the layer names of older files still match
+                layers.append(d_norm_layer(norm, chans[i + 1]))
+            layers += d_activation(cfg.d_dropout)
         if cfg.attention:
             layers.append(SelfAttention(4 * w))
         self.main = nn.Sequential(*layers)
