@@ -294,6 +294,8 @@ def cmd_export(argv: list[str]) -> int:
                    help="keep only the sampling generator (G_ema when present) and D: the shipped form")
     p.add_argument("--fit-mb", type=float, help="store float16 weights if float32 would exceed this many MB")
     p.add_argument("--note", default="", help="text stored as 'note' in the metadata (e.g. the command used)")
+    p.add_argument("--tried", help="markdown stored as 'tried' and shown in the card: the tuning that was tried "
+                                   "and what it gave (an empty string removes it)")
     args = p.parse_args(argv)
     from ganzoo import load
     from ganzoo.checkpoint import save
@@ -302,6 +304,10 @@ def cmd_export(argv: list[str]) -> int:
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("state", "model", "param_counts", "fp16")}
     if args.note:
         meta["note"] = args.note
+    if args.tried is not None:
+        meta["tried"] = args.tried
+        if not args.tried:
+            del meta["tried"]
     extra = {k: v for k, v in ckpt.tensors.items() if k.startswith("history.")}
     if args.sampling_only:
         G, G_ema = ckpt.G, None

@@ -41,6 +41,34 @@ def metrics_table(ckpt) -> str:
     return "\n".join(rows)
 
 
+# The zoo's quality bars for MNIST models (10,000 samples, read against the real-data floor).
+MIN_ENTROPY, MIN_CONFIDENCE, MAX_FLOOR_RATIO, BEST_FLOOR_RATIO = 0.97, 0.9, 15.0, 3.0
+
+
+def bars_table(ckpt) -> str | None:
+    """Which of the zoo's MNIST bars this checkpoint meets, computed from its stored evaluation."""
+    ev: dict[str, Any] = ckpt.meta.get("eval") or {}
+    floor = (ev.get("floor") or {}).get("fid")
+    if ckpt.dataset != "mnist" or ev.get("fid") is None or not floor:
+        return None
+    classes = len(ckpt.meta.get("classes") or []) or 10
+    ratio = ev["fid"] / floor
+    bars = [
+        (f"all {classes} classes drawn (>= 1% each)", f"{ev.get('coverage')}", (ev.get("coverage") or 0) >= classes),
+        (f"normalised class entropy >= {MIN_ENTROPY}", f"{ev.get('entropy', 0):.3f}",
+         (ev.get("entropy") or 0) >= MIN_ENTROPY),
+        (f"mean classifier confidence >= {MIN_CONFIDENCE}", f"{ev.get('confidence', 0):.3f}",
+         (ev.get("confidence") or 0) >= MIN_CONFIDENCE),
+        (f"classifier-FID <= {MAX_FLOOR_RATIO:g}x the floor (every variant)", f"{ratio:.0f}x",
+         ratio <= MAX_FLOOR_RATIO),
+        (f"classifier-FID <= {BEST_FLOOR_RATIO:g}x the floor (the best variant)", f"{ratio:.0f}x",
+         ratio <= BEST_FLOOR_RATIO),
+    ]
+    rows = ["| bar | this model | met |", "|---|---|---|"]
+    rows += [f"| {bar} | {value} | {'yes' if ok else '**no**'} |" for bar, value, ok in bars]
+    return "\n".join(rows)
+
+
 def card(ckpt, name: str) -> str:
     m = ckpt.meta
     pc = ckpt.param_counts()
@@ -58,7 +86,13 @@ def card(ckpt, name: str) -> str:
         lines.append(f"- this is epoch {m['best_epoch']}, the best by classifier-FID")
     if m.get("note"):
         lines += ["", "## How it was made", "", "```", m["note"], "```"]
-    lines += ["", "## Metrics", "", metrics_table(ckpt), "", "## Settings", "", settings_table(ckpt), ""]
+    lines += ["", "## Metrics", "", metrics_table(ckpt)]
+    bars = bars_table(ckpt)
+    if bars:
+        lines += ["", "## Quality bars", "", bars]
+    if m.get("tried"):
+        lines += ["", "## What was tried", "", m["tried"]]
+    lines += ["", "## Settings", "", settings_table(ckpt), ""]
     return "\n".join(lines)
 
 

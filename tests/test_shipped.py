@@ -37,3 +37,21 @@ def test_shipped_checkpoint(path):
         clf = load_classifier(clf_path)
         probs, _ = classify(clf, images)
         assert class_stats(probs)["coverage"] >= 9
+
+
+def test_card_bars_are_computed_from_the_stored_evaluation():
+    from ganzoo.cards import bars_table, card
+
+    ckpt = ganzoo.load(ROOT / "checkpoints" / "dcgan.safetensors")
+    ev = ckpt.meta["eval"]
+    table = bars_table(ckpt)
+    ratio = ev["fid"] / ev["floor"]["fid"]
+    assert f"| {ratio:.0f}x | {'yes' if ratio <= 15 else '**no**'} |" in table
+    assert ("| **no** |" in table.splitlines()[2]) == (ev["entropy"] < 0.97)
+    ckpt.meta["eval"] = {**ev, "entropy": 0.5, "coverage": 7}
+    bad = bars_table(ckpt)
+    assert "| 0.500 | **no** |" in bad and "| 7 | **no** |" in bad
+    ckpt.meta["tried"] = "- a lower learning rate: no better"
+    assert "## What was tried\n\n- a lower learning rate" in card(ckpt, "dcgan")
+    ckpt.meta["eval"] = {}
+    assert bars_table(ckpt) is None
