@@ -144,10 +144,12 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # Goodfellow et al. 2014 with fully-connected layers.
+    # Dropout in D as in Goodfellow et al.'s MLP discriminator: without it D overfits and G settles on a few
+    # digits (class entropy 0.92-0.95, classifier-FID 14.0 at best; with it 0.99+ and 2.4 by 50 epochs).
     "mlp_gan": Preset(
-        dict(arch="mlp", z_dim=64, width=64, depth=3),
+        dict(arch="mlp", z_dim=64, width=64, depth=3, d_dropout=0.3),
         dict(loss="bce", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
-        "vanilla GAN: fully-connected G and D, non-saturating BCE",
+        "vanilla GAN: fully-connected G and D (dropout 0.3 in D), non-saturating BCE",
     ),
     # Radford et al. 2015, the pytorch/examples recipe.
     "dcgan": Preset(
