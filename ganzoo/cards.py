@@ -45,27 +45,33 @@ def metrics_table(ckpt) -> str:
 MIN_ENTROPY, MIN_CONFIDENCE, MAX_FLOOR_RATIO, BEST_FLOOR_RATIO = 0.97, 0.9, 15.0, 3.0
 
 
-def bars_table(ckpt) -> str | None:
-    """Which of the zoo's MNIST bars this checkpoint meets, computed from its stored evaluation."""
+def bar_checks(ckpt) -> list[tuple[str, str, bool]] | None:
+    """(bar, this model's value, met) for the zoo's MNIST bars, from the checkpoint's stored evaluation."""
     ev: dict[str, Any] = ckpt.meta.get("eval") or {}
     floor = (ev.get("floor") or {}).get("fid")
     if ckpt.dataset != "mnist" or ev.get("fid") is None or not floor:
         return None
     classes = len(ckpt.meta.get("classes") or []) or 10
     ratio = ev["fid"] / floor
-    bars = [
+    return [
         (f"all {classes} classes drawn (>= 1% each)", f"{ev.get('coverage')}", (ev.get("coverage") or 0) >= classes),
         (f"normalised class entropy >= {MIN_ENTROPY}", f"{ev.get('entropy', 0):.3f}",
          (ev.get("entropy") or 0) >= MIN_ENTROPY),
         (f"mean classifier confidence >= {MIN_CONFIDENCE}", f"{ev.get('confidence', 0):.3f}",
          (ev.get("confidence") or 0) >= MIN_CONFIDENCE),
-        (f"classifier-FID <= {MAX_FLOOR_RATIO:g}x the floor (every variant)", f"{ratio:.0f}x",
+        (f"classifier-FID <= {MAX_FLOOR_RATIO:g}x the floor (every variant)", f"{ratio:.1f}x",
          ratio <= MAX_FLOOR_RATIO),
-        (f"classifier-FID <= {BEST_FLOOR_RATIO:g}x the floor (the best variant)", f"{ratio:.0f}x",
+        (f"classifier-FID <= {BEST_FLOOR_RATIO:g}x the floor (the best variant)", f"{ratio:.1f}x",
          ratio <= BEST_FLOOR_RATIO),
     ]
+
+
+def bars_table(ckpt) -> str | None:
+    checks = bar_checks(ckpt)
+    if checks is None:
+        return None
     rows = ["| bar | this model | met |", "|---|---|---|"]
-    rows += [f"| {bar} | {value} | {'yes' if ok else '**no**'} |" for bar, value, ok in bars]
+    rows += [f"| {bar} | {value} | {'yes' if ok else '**no**'} |" for bar, value, ok in checks]
     return "\n".join(rows)
 
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganzoo import create_model, load  # noqa: E402
-from ganzoo.cards import write_card  # noqa: E402
+from ganzoo.cards import bar_checks, write_card  # noqa: E402
 from ganzoo.checkpoint import count_params  # noqa: E402
 from ganzoo.config import PRESETS, resolve  # noqa: E402
 from ganzoo.images import grid, save_png, upscale  # noqa: E402
@@ -62,6 +62,20 @@ def zoo_section(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def bars_section() -> str:
+    """Which shipped MNIST checkpoint meets which quality bar, from each one's stored evaluation."""
+    rows = []
+    for path in sorted((ROOT / "checkpoints").glob("*.safetensors")):
+        checks = bar_checks(load(path))
+        if checks:
+            if not rows:
+                rows += ["| checkpoint | " + " | ".join(bar for bar, _, _ in checks) + " |",
+                         "|---|" + "---|" * len(checks)]
+            rows.append(f"| `{path.stem}` | " + " | ".join(f"{v} {'yes' if ok else '**no**'}" for _, v, ok in checks)
+                        + " |")
+    return "\n".join(rows)
+
+
 def classifier_section() -> str:
     lines = ["| classifier | classes | test accuracy | balanced accuracy | test cross-entropy | trained |",
              "|---|---|---|---|---|---|"]
@@ -97,6 +111,7 @@ def main() -> None:
     lb = ROOT / "leaderboard.json"
     if lb.exists():
         text = replace(text, "zoo", zoo_section(json.loads(lb.read_text())))
+        text = replace(text, "bars", bars_section())
     text = replace(text, "classifier", classifier_section())
     readme.write_text(text)
     print("README.md updated")

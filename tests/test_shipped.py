@@ -46,7 +46,7 @@ def test_card_bars_are_computed_from_the_stored_evaluation():
     ev = ckpt.meta["eval"]
     table = bars_table(ckpt)
     ratio = ev["fid"] / ev["floor"]["fid"]
-    assert f"| {ratio:.0f}x | {'yes' if ratio <= 15 else '**no**'} |" in table
+    assert f"| {ratio:.1f}x | {'yes' if ratio <= 15 else '**no**'} |" in table
     assert ("| **no** |" in table.splitlines()[2]) == (ev["entropy"] < 0.97)
     ckpt.meta["eval"] = {**ev, "entropy": 0.5, "coverage": 7}
     bad = bars_table(ckpt)
