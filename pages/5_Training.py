@@ -2,6 +2,7 @@ import pandas as pd
 import streamlit as st
 
 from ganzoo import ui
+from ganzoo.cards import bars_table
 from ganzoo.images import gif_bytes, grid, upscale
 
 ui.page_header("Training", ":material/show_chart:", "How the chosen checkpoint got here: curves and samples by epoch.")
@@ -15,6 +16,13 @@ st.caption(f"{m.get('epochs_done', '?')} epochs, {m.get('steps_done', '?')} step
                                                         else ""))
 if m.get("note"):
     st.code(m["note"], language="bash")
+bars = bars_table(ckpt)
+if bars or m.get("tried"):
+    with st.expander("Quality bars" + (" and what was tried" if m.get("tried") else "")):
+        if bars:
+            st.markdown(bars)
+        if m.get("tried"):
+            st.markdown(m["tried"])
 if not hist:
     st.info("This checkpoint carries no training history (imported, or saved outside train.py).")
     st.stop()

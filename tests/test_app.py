@@ -164,3 +164,5 @@ def test_training_page_offers_downloads():
     assert_clean(at)
     labels = [b.label for b in at.get("download_button")]
     assert any("GIF" in label for label in labels) and any("grid" in label for label in labels)
+    bars = [e for e in at.expander if e.label.startswith("Quality bars")]
+    assert bars and any("classifier-FID <= 15x the floor" in md.value for md in bars[0].markdown)
