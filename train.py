@@ -305,9 +305,9 @@ def cmd_export(argv: list[str]) -> int:
     if args.note:
         meta["note"] = args.note
     if args.tried is not None:
-        meta["tried"] = args.tried
-        if not args.tried:
-            del meta["tried"]
+        meta.pop("tried", None)
+        if args.tried:
+            meta["tried"] = args.tried
     extra = {k: v for k, v in ckpt.tensors.items() if k.startswith("history.")}
     if args.sampling_only:
         G, G_ema = ckpt.G, None

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganzoo.config import PRESETS, resolve  # noqa: E402
 from ganzoo.data import ImageSet, load_dataset  # noqa: E402
-from ganzoo.training import Trainer  # noqa: E402
+from ganzoo.training import Trainer, autocast_dtype  # noqa: E402
 
 
 def ganzoo_rate(variant: str, data: ImageSet, steps: int, model: dict, train: dict) -> float:
@@ -134,7 +134,7 @@ def main() -> None:
     print(f"ganzoo loop (preloaded uint8, autocast):                   {ours_amp:.1f} img/s  ({ours_amp / ref:.2f}x)")
     flops_ours, flops_ref = step_flops(shape, device)
     print("\nroofline: the step's FLOPs (FlopCounterMode) against this device's measured matmul rate")
-    amp = _amp_dtype(device)
+    amp = autocast_dtype(device)
     peaks = {dtype: matmul_rate(device, dtype) for dtype in (torch.float32, amp)}
     for name, rate_img, dtype, flops in (("reference, fp32", ref, torch.float32, flops_ref),
                                          ("ganzoo, fp32", ours, torch.float32, flops_ours),
@@ -146,9 +146,6 @@ def main() -> None:
     best = 64 / ref / (flops_ours / peaks[amp])
     print(f"ceiling: with every FLOP at the {str(amp).removeprefix('torch.')} matmul rate, ganzoo's loop would be "
           f"{best:.2f}x the reference")
-
-def _amp_dtype(device: torch.device) -> torch.dtype:
-    return torch.float16 if device.type == "cuda" and not torch.cuda.is_bf16_supported() else torch.bfloat16
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype) -> float:
@@ -184,6 +181,7 @@ def step_flops(shape: dict, device: torch.device) -> tuple[float, float]:
             D.requires_grad_(True)
         counts.append(fc.get_total_flops())
     return counts[0], counts[1]
+
 
 if __name__ == "__main__":
     main()

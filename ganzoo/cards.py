@@ -55,9 +55,9 @@ def bar_checks(ckpt) -> list[tuple[str, str, bool]] | None:
     ratio = ev["fid"] / floor
     return [
         (f"all {classes} classes drawn (>= 1% each)", f"{ev.get('coverage')}", (ev.get("coverage") or 0) >= classes),
-        (f"normalised class entropy >= {MIN_ENTROPY}", f"{ev.get('entropy', 0):.3f}",
+        (f"normalised class entropy >= {MIN_ENTROPY}", f"{ev.get('entropy') or 0:.3f}",
          (ev.get("entropy") or 0) >= MIN_ENTROPY),
-        (f"mean classifier confidence >= {MIN_CONFIDENCE}", f"{ev.get('confidence', 0):.3f}",
+        (f"mean classifier confidence >= {MIN_CONFIDENCE}", f"{ev.get('confidence') or 0:.3f}",
          (ev.get("confidence") or 0) >= MIN_CONFIDENCE),
         (f"classifier-FID <= {MAX_FLOOR_RATIO:g}x the floor (every variant)", f"{ratio:.1f}x",
          ratio <= MAX_FLOOR_RATIO),
