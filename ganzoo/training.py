@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganzoo import losses
+from ganzoo import fastconv, losses
 from ganzoo.checkpoint import CheckpointError, atomic_write, build_file, read_header
 from ganzoo.config import ModelConfig, TrainConfig
 from ganzoo.data import ImageSet, load_dataset, synthetic, to_float, to_uint8
@@ -230,6 +230,9 @@ class Trainer:
         self.G = G.to(self.device, memory_format=memory_format_for(G))
         self.memory_format = memory_format_for(D)  # real batches go to D in D's layout
         self.D = D.to(self.device, memory_format=self.memory_format)
+        if self.device.type == "cpu" and t.amp:
+            fastconv.enable(G)
+            fastconv.enable(D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
         self.opt_G = make_optimizer(t.optimizer, self.G.parameters(), t.lr_g, t.betas)
         self.opt_D = make_optimizer(t.optimizer, self.D.parameters(), t.lr_d, t.betas)
