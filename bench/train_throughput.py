@@ -6,7 +6,8 @@
    --amp, bf16 autocast).
 2. The pytorch/examples DCGAN shape (64x64, width 64, z 100, batch 64): ganzoo's loop (the whole set preloaded
    as a uint8 tensor, batches by indexing, optional autocast) against a plain reference loop (torchvision
-   MNIST + DataLoader + per-sample Resize/ToTensor/Normalize, fp32), measured in the same process.
+   MNIST + DataLoader + per-sample Resize/ToTensor/Normalize, fp32), measured in the same process. On the CPU
+   also ganzoo's autocast loop with PyTorch's stock convolution kernels, i.e. without ganzoo.fastconv.
 3. A roofline for both loops on the current device (CPU or CUDA): each step's time next to the time its FLOPs
    would need at the device's measured matmul rate in the same precision, and the ratio ganzoo's loop could reach
    if every FLOP ran at that rate.
@@ -18,12 +19,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ganzoo import fastconv  # noqa: E402
 from ganzoo.config import PRESETS, resolve  # noqa: E402
 from ganzoo.data import ImageSet, load_dataset  # noqa: E402
 from ganzoo.training import Trainer, autocast_dtype  # noqa: E402
@@ -129,8 +132,13 @@ def main() -> None:
     ours = ganzoo_rate("dcgan", mnist64, args.steps, shape, {"device": device.type, "batch_size": 64})
     print(f"reference loop (DataLoader + per-sample transforms, fp32): {ref:.1f} img/s")
     print(f"ganzoo loop (preloaded uint8, fp32):                       {ours:.1f} img/s  ({ours / ref:.2f}x)")
-    ours_amp = ganzoo_rate("dcgan", mnist64, args.steps, shape,
-                           {"device": device.type, "batch_size": 64, "amp": True})
+    amp_run = {"device": device.type, "batch_size": 64, "amp": True}
+    if device.type == "cpu":
+        # The same loop with PyTorch's own CPU convolution kernels throughout: what ganzoo.fastconv adds.
+        with mock.patch.object(fastconv, "enable", lambda module: 0):
+            stock = ganzoo_rate("dcgan", mnist64, args.steps, shape, amp_run)
+        print(f"ganzoo loop (preloaded uint8, autocast, stock kernels):    {stock:.1f} img/s  ({stock / ref:.2f}x)")
+    ours_amp = ganzoo_rate("dcgan", mnist64, args.steps, shape, amp_run)
     print(f"ganzoo loop (preloaded uint8, autocast):                   {ours_amp:.1f} img/s  ({ours_amp / ref:.2f}x)")
     flops_ours, flops_ref = step_flops(shape, device)
     print("\nroofline: the step's FLOPs (FlopCounterMode) against this device's measured matmul rate")
