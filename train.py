@@ -168,7 +168,9 @@ def cmd_evaluate(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="train.py evaluate", description="Leaderboard of checkpoints.")
     p.add_argument("checkpoints", nargs="+", help="files or folders of .safetensors checkpoints")
     p.add_argument("-n", "--samples", type=int, default=10_000)
-    p.add_argument("--json", default="leaderboard.json", help="where to write the results as JSON")
+    # No default file: evaluating your own checkpoints from the repository root must not overwrite the
+    # shipped leaderboard.json.
+    p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--markdown", help="also write the table to this file")
     p.add_argument("--write-meta", action="store_true", help="store the measured metrics inside each checkpoint")
     p.add_argument("--device", default="cpu")
@@ -181,7 +183,8 @@ def cmd_evaluate(argv: list[str]) -> int:
                           write_meta=args.write_meta, log=print, reuse=args.reuse)
     table = markdown_table(rows)
     print(table)
-    Path(args.json).write_text(json.dumps(rows, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
     if args.markdown:
         Path(args.markdown).write_text(table + "\n")
     return 0 if rows else 1

@@ -1,6 +1,6 @@
 """Regenerate the README's tables, the checkpoint cards and sample grids from the checkpoints themselves.
 
-    python train.py evaluate checkpoints/ --write-meta --markdown leaderboard.md
+    python train.py evaluate checkpoints/ --write-meta --json leaderboard.json --markdown leaderboard.md
     python scripts/update_readme.py
 
 Nothing in the zoo table is typed by hand: it is the evaluate command's output.

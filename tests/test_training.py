@@ -1,6 +1,7 @@
 """train.py and the loop: dry runs, exact resume, NaN stops, atomic writes, DDP, data options."""
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -230,3 +231,19 @@ def test_plot_and_sweep_commands(tmp_path, mnist_dir):
     assert names == ["d_accuracy.png", "losses.png", "samples.png"]
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3
     assert (tmp_path / "run" / "samples_epoch002.png").exists()
+
+
+def test_evaluate_writes_json_only_when_asked(tmp_path):
+    # Run from a scratch folder: a regression must not overwrite the repository's own leaderboard.json.
+    r = run_cli("--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    ck = str(tmp_path / "run" / "latest.safetensors")
+    evaluate = [sys.executable, str(ROOT / "train.py"), "evaluate", ck, "-n", "64"]
+    r = subprocess.run(evaluate, capture_output=True, text=True, env=ENV, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "| latest | dcgan |" in r.stdout and not (tmp_path / "leaderboard.json").exists()
+    r = subprocess.run([*evaluate, "--json", "out.json"], capture_output=True, text=True, env=ENV, timeout=300,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((tmp_path / "out.json").read_text())
+    assert len(rows) == 1 and rows[0]["variant"] == "dcgan"
