@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,56 +34,84 @@ from ganzoo.data import ImageSet, load_dataset  # noqa: E402
 from ganzoo.training import Trainer, autocast_dtype  # noqa: E402
 
 
-def ganzoo_rate(variant: str, data: ImageSet, steps: int, model: dict, train: dict) -> float:
-    mcfg, tcfg = resolve(variant, model, {"eval_every": 0, **train})
-    tr = Trainer(mcfg, tcfg, "/tmp/ganzoo-bench", quiet=True, data=data, log=lambda s: None)
-    perm = torch.randperm(len(tr.images))
-    stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
-    for i in range(2):  # warm-up (cudnn autotune, allocator)
-        tr.train_step(perm, i, stats)
-    _sync(tr.device)
-    t = time.perf_counter()
-    for i in range(2, 2 + steps):
-        tr.train_step(perm, i, stats)
-    _sync(tr.device)
-    return steps * tr.batch_size * tcfg.d_steps / (time.perf_counter() - t)
+class GanzooLoop:
+    """ganzoo's training step on a preloaded set; `step()` runs one."""
+
+    def __init__(self, variant: str, data: ImageSet, model: dict, train: dict, stock_kernels: bool = False):
+        mcfg, tcfg = resolve(variant, model, {"eval_every": 0, **train})
+        # stock_kernels: PyTorch's own CPU convolutions throughout, i.e. without what ganzoo.fastconv adds.
+        with mock.patch.object(fastconv, "enable", lambda module: 0) if stock_kernels else contextlib.nullcontext():
+            self.tr = Trainer(mcfg, tcfg, "/tmp/ganzoo-bench", quiet=True, data=data, log=lambda s: None)
+        self.images_per_step = self.tr.batch_size * tcfg.d_steps
+        self.device = self.tr.device
+        self.perm = torch.randperm(len(self.tr.images))
+        self.stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
+        self.i = 0
+
+    def step(self) -> None:
+        self.tr.train_step(self.perm, self.i % self.tr.steps_per_epoch, self.stats)
+        self.i += 1
 
 
-def reference_rate(data_dir: str, steps: int, device: torch.device) -> float:
+class ReferenceLoop:
     """pytorch/examples dcgan/main.py's loop, verbatim in spirit: DataLoader over per-sample transforms."""
-    import torchvision
-    import torchvision.transforms as T
 
-    from ganzoo import create_model
+    def __init__(self, data_dir: str, device: torch.device):
+        import torchvision
+        import torchvision.transforms as T
 
-    root = _torchvision_root(data_dir)
-    ds = torchvision.datasets.MNIST(root, train=True, download=False, transform=T.Compose(
-        [T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,), (0.5,))]))
-    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=0)
-    G, D = create_model("dcgan", img_size=64, img_channels=1, width=64, z_dim=100)
-    G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-    it = iter(loader)
-    t = None
-    for i in range(steps + 2):
-        if i == 2:
-            _sync(device)
-            t = time.perf_counter()
-        real, _ = next(it)
-        real = real.to(device)
-        z = torch.randn(real.shape[0], 100, device=device)
+        from ganzoo import create_model
+
+        ds = torchvision.datasets.MNIST(_torchvision_root(data_dir), train=True, download=False, transform=T.Compose(
+            [T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,), (0.5,))]))
+        self.loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=0, drop_last=True)
+        self.it = iter(self.loader)
+        self.device, self.images_per_step = device, 64
+        G, D = create_model("dcgan", img_size=64, img_channels=1, width=64, z_dim=100)
+        self.G, self.D = G.to(device), D.to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999))
+
+    def step(self) -> None:
+        try:
+            real, _ = next(self.it)
+        except StopIteration:
+            self.it = iter(self.loader)
+            real, _ = next(self.it)
+        G, D = self.G, self.D
+        real = real.to(self.device)
+        z = torch.randn(real.shape[0], 100, device=self.device)
         fake = G(z)
         loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-        opt_d.zero_grad()
+        self.opt_d.zero_grad()
         loss_d.backward()
-        opt_d.step()
+        self.opt_d.step()
         loss_g = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad()
+        self.opt_g.zero_grad()
         loss_g.backward()
-        opt_g.step()
-    _sync(device)
-    return steps * 64 / (time.perf_counter() - t)
+        self.opt_g.step()
+
+
+def rate(loop, steps: int, warmup: int = 2) -> float:
+    """Images per second over `steps` steps, after `warmup` untimed ones (cudnn autotune, allocator)."""
+    for _ in range(warmup):
+        loop.step()
+    _sync(loop.device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        loop.step()
+    _sync(loop.device)
+    return steps * loop.images_per_step / (time.perf_counter() - t)
+
+
+def rounds(loops: dict, steps: int, n_rounds: int) -> dict[str, list[float]]:
+    """Each loop's rate in each of `n_rounds` rounds, the loops taking turns within a round: a machine whose
+    speed drifts (shared cores) then moves every loop alike, and per-round ratios cancel the drift."""
+    out: dict[str, list[float]] = {name: [] for name in loops}
+    for r in range(n_rounds):
+        for name, loop in loops.items():
+            out[name].append(rate(loop, steps, warmup=2 if r == 0 else 0))
+    return out
 
 
 def _torchvision_root(data_dir: str) -> str:
@@ -106,7 +136,8 @@ def _sync(device: torch.device) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="turns each loop takes in the DCGAN comparison")
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", action="store_true", help="also measure bf16/fp16 autocast")
     p.add_argument("--skip-presets", action="store_true")
@@ -120,26 +151,32 @@ def main() -> None:
         print("\n| preset | fp32 img/s |" + (" autocast img/s |" if args.amp else ""))
         print("|---|---|" + ("---|" if args.amp else ""))
         for name in PRESETS:
-            row = f"| {name} | {ganzoo_rate(name, mnist, args.steps, {}, {'device': device.type}):.0f} |"
+            row = f"| {name} | {rate(GanzooLoop(name, mnist, {}, {'device': device.type}), args.steps):.0f} |"
             if args.amp:
-                row += f" {ganzoo_rate(name, mnist, args.steps, {}, {'device': device.type, 'amp': True}):.0f} |"
+                amp = GanzooLoop(name, mnist, {}, {"device": device.type, "amp": True})
+                row += f" {rate(amp, args.steps):.0f} |"
             print(row, flush=True)
 
-    print("\npytorch/examples DCGAN shape: 64x64, width 64, z 100, batch 64")
+    print(f"\npytorch/examples DCGAN shape: 64x64, width 64, z 100, batch 64; {args.rounds} rounds of "
+          f"{args.steps} steps, the loops taking turns")
     mnist64 = load_dataset("mnist", args.data_dir, img_size=64)
     shape = {"img_size": 64, "width": 64, "z_dim": 100}
-    ref = reference_rate(args.data_dir, args.steps, device)
-    ours = ganzoo_rate("dcgan", mnist64, args.steps, shape, {"device": device.type, "batch_size": 64})
-    print(f"reference loop (DataLoader + per-sample transforms, fp32): {ref:.1f} img/s")
-    print(f"ganzoo loop (preloaded uint8, fp32):                       {ours:.1f} img/s  ({ours / ref:.2f}x)")
-    amp_run = {"device": device.type, "batch_size": 64, "amp": True}
+    run = {"device": device.type, "batch_size": 64}
+    loops = {"reference loop (DataLoader + per-sample transforms, fp32)": ReferenceLoop(args.data_dir, device),
+             "ganzoo loop (preloaded uint8, fp32)": GanzooLoop("dcgan", mnist64, shape, run)}
     if device.type == "cpu":
-        # The same loop with PyTorch's own CPU convolution kernels throughout: what ganzoo.fastconv adds.
-        with mock.patch.object(fastconv, "enable", lambda module: 0):
-            stock = ganzoo_rate("dcgan", mnist64, args.steps, shape, amp_run)
-        print(f"ganzoo loop (preloaded uint8, autocast, stock kernels):    {stock:.1f} img/s  ({stock / ref:.2f}x)")
-    ours_amp = ganzoo_rate("dcgan", mnist64, args.steps, shape, amp_run)
-    print(f"ganzoo loop (preloaded uint8, autocast):                   {ours_amp:.1f} img/s  ({ours_amp / ref:.2f}x)")
+        loops["ganzoo loop (preloaded uint8, autocast, stock kernels)"] = GanzooLoop(
+            "dcgan", mnist64, shape, {**run, "amp": True}, stock_kernels=True)
+    loops["ganzoo loop (preloaded uint8, autocast)"] = GanzooLoop("dcgan", mnist64, shape, {**run, "amp": True})
+    rates = rounds(loops, args.steps, args.rounds)
+    ref_rates = next(iter(rates.values()))
+    for name, rs in rates.items():
+        ratios = [r / b for r, b in zip(rs, ref_rates)]
+        print(f"{name:56s} {statistics.median(rs):6.1f} img/s (rounds {min(rs):.1f}-{max(rs):.1f})  "
+              f"{statistics.median(ratios):.2f}x the reference (rounds {min(ratios):.2f}-{max(ratios):.2f})")
+    ref, ours, ours_amp = (statistics.median(rates[k]) for k in (
+        "reference loop (DataLoader + per-sample transforms, fp32)", "ganzoo loop (preloaded uint8, fp32)",
+        "ganzoo loop (preloaded uint8, autocast)"))
     flops_ours, flops_ref = step_flops(shape, device)
     print("\nroofline: the step's FLOPs (FlopCounterMode) against this device's measured matmul rate")
     amp = autocast_dtype(device)
