@@ -41,7 +41,8 @@ def _bool(s: str) -> bool:
 def add_train_flags(p: argparse.ArgumentParser) -> None:
     from ganzoo.config import D_NORMS, LOSSES, OPTIMIZERS, PRESETS, SPECTRAL_NORM
 
-    p.add_argument("--variant", default="dcgan", choices=sorted(PRESETS), help="preset to start from")
+    p.add_argument("--variant", choices=sorted(PRESETS), help="preset to start from (default dcgan, or with "
+                   "--resume the run's own)")
     g = p.add_argument_group("model (default: the preset's)")
     g.add_argument("--z-dim", type=int)
     g.add_argument("--width", type=int, help="feature maps (8, 16, 32, 64 ...)")
@@ -82,8 +83,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-every", type=int, help="epochs between classifier-FID evaluations (0 = off)")
     g.add_argument("--eval-samples", type=int)
     g = p.add_argument_group("run")
-    g.add_argument("--out", help="run folder (default runs/<timestamp>-<variant>)")
-    g.add_argument("--resume", help="latest.safetensors of a run to continue")
+    g.add_argument("--out", help="run folder (default runs/<timestamp>-<variant>, or with --resume the run's own)")
+    g.add_argument("--resume", help="latest.safetensors of a run to continue, with its own settings unless "
+                   "flags change them (e.g. --epochs to train longer)")
     g.add_argument("--dry-run", action="store_true", help="two steps on synthetic data, write a checkpoint, exit")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--keep-going", dest="stop_on_collapse", action="store_const", const=False,
@@ -95,13 +97,23 @@ def resolve_args(args: argparse.Namespace):
 
     model = {k: getattr(args, k, None) for k in MODEL_FLAGS}
     train = {k: getattr(args, k, None) for k in TRAIN_FLAGS}
+    variant = args.variant or "dcgan"
+    if getattr(args, "resume", None):
+        from ganzoo.training import saved_run_config
+
+        # The run's own settings are the base; only the flags given on this command change them.
+        variant, saved_model, saved_train = saved_run_config(args.resume)
+        variant = args.variant or variant
+        model = {**saved_model, **{k: v for k, v in model.items() if v is not None}}
+        train = {**saved_train, **{k: v for k, v in train.items() if v is not None}}
+        train.pop("variant", None)
     if train.get("class_filter"):
         train["class_filter"] = tuple(c.strip() for c in train["class_filter"].split(",") if c.strip())
     if train.get("dataset") == "folder" and model.get("img_channels") is None:
         model["img_channels"] = 3
     if train.get("dataset") == "folder" and model.get("img_size") is None:
         model["img_size"] = 64
-    return resolve(args.variant, model, train)
+    return resolve(variant, model, train)
 
 
 def cmd_train(argv: list[str]) -> int:
@@ -118,7 +130,12 @@ def cmd_train(argv: list[str]) -> int:
         p.error(str(e))
     if tcfg.num_workers:
         torch.set_num_threads(tcfg.num_workers)
-    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{tcfg.variant}")
+    if args.out:
+        out = Path(args.out)
+    elif args.resume:
+        out = Path(args.resume).parent
+    else:
+        out = Path(f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{tcfg.variant}")
     resolved = {"model": mcfg.to_dict(), "train": tcfg.to_dict()}
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     if rank0:
@@ -222,7 +239,7 @@ def cmd_sweep(argv: list[str]) -> int:
         if k not in MODEL_FLAGS + TRAIN_FLAGS:
             p.error(f"--set {k}: unknown setting; known: {', '.join(MODEL_FLAGS + TRAIN_FLAGS)}")
         grid[k] = [x for x in v.split(",") if x]
-    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-sweep-{args.variant}")
+    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-sweep-{args.variant or 'dcgan'}")
     rows, histories = [], {}
     for combo in itertools.product(*grid.values()) if grid else [()]:
         settings = dict(zip(grid, combo))

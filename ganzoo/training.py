@@ -85,6 +85,28 @@ def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
+def saved_run_config(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(variant, model config, training config) of the run a resumable checkpoint came from; reads the header only."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = os.fstat(f.fileno()).st_size
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            header, _ = read_header(head + f.read(min(n, size)), size)
+    except OSError as e:
+        raise TrainingError(f"cannot read {path}: {e.strerror or e}") from None
+    except CheckpointError as e:
+        raise TrainingError(f"cannot resume from {path}: {e}") from None
+    try:
+        meta = json.loads(header.get("__metadata__", {}).get("ganzoo", "null"))
+        variant, model, train_cfg = meta["variant"], meta["model"], meta["train"]
+    except (TypeError, KeyError, ValueError):
+        raise TrainingError(f"{path} is not a ganzoo training checkpoint") from None
+    if not meta.get("state"):
+        raise TrainingError(f"{path} holds no training state (an exported checkpoint?); cannot resume from it")
+    return variant, model, train_cfg
+
+
 def match_param_layout(opt: torch.optim.Optimizer) -> None:
     """Give each loaded state tensor its parameter's strides. The file stores them contiguous, but a
     channels_last parameter's moments must be channels_last too: the fused Adam kernel walks all of a

@@ -247,3 +247,37 @@ def test_evaluate_writes_json_only_when_asked(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = json.loads((tmp_path / "out.json").read_text())
     assert len(rows) == 1 and rows[0]["variant"] == "dcgan"
+
+
+def test_cli_resume_alone_continues_the_run_with_its_own_settings_in_its_folder(tmp_path, mnist_dir):
+    run = tmp_path / "run"
+    r = run_cli("--variant", "wgan_gp", "--width", "8", "--batch-size", "16", "--dataset", "mnist", "--data-dir",
+                str(mnist_dir), "--eval-every", "0", "--max-steps", "2", "--quiet", "--out", str(run))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("--resume", str(run / "latest.safetensors"), "--max-steps", "4", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout + r.stderr and '"gp_weight": 10.0' in r.stdout
+    ck = load(run / "latest.safetensors")
+    assert ck.meta["variant"] == "wgan_gp" and ck.meta["model"]["width"] == 8
+    assert ck.meta["state"]["step"] == 4 and ck.meta["train"]["batch_size"] == 16
+    # A flag given with --resume changes that setting (and a model change is refused, as before).
+    r = run_cli("--resume", str(run / "latest.safetensors"), "--max-steps", "5", "--lr-d", "5e-5", "--quiet")
+    assert r.returncode == 0 and "lr_d 0.0001 -> 5e-05" in r.stdout + r.stderr
+    r = run_cli("--resume", str(run / "latest.safetensors"), "--width", "16", "--quiet")
+    assert r.returncode != 0 and "different model config" in r.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", None])
+def test_cli_resume_from_a_file_that_cannot_continue_is_one_clear_line(tmp_path, content):
+    path = tmp_path / "x.safetensors"
+    if content is None:  # a sampling-only export: weights but no optimiser state
+        r = run_cli("--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--out", str(tmp_path / "run"))
+        assert r.returncode == 0, r.stderr
+        r = run_cli("export", str(tmp_path / "run" / "latest.safetensors"), str(path), "--sampling-only")
+        assert r.returncode == 0, r.stderr
+    else:
+        path.write_bytes(content)
+    r = run_cli("--resume", str(path), "--quiet")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert str(path) in r.stderr or "checkpoint" in r.stderr
+    assert not any(tmp_path.glob("runs/*"))
