@@ -272,12 +272,8 @@ class Trainer:
         self.opt_G = make_optimizer(t.optimizer, self.G.parameters(), t.lr_g, t.betas)
         self.opt_D = make_optimizer(t.optimizer, self.D.parameters(), t.lr_d, t.betas)
         if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            # broadcast_buffers=False: BatchNorm statistics stay per-rank, as in single-GPU runs.
-            self.G = DDP(self.G, device_ids=ids, broadcast_buffers=False)
-            self.D = DDP(self.D, device_ids=ids, broadcast_buffers=False)
+            self.G = self._ddp(self.G)
+            self.D = self._ddp(self.D)
         self.amp_dtype = autocast_dtype(self.device) if t.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.fixed_z = sample_z(list(range(64)), self.mcfg.z_dim).to(self.device)
@@ -291,6 +287,26 @@ class Trainer:
                 clf = load_classifier(path, "cpu")
                 if clf.in_channels == self.mcfg.img_channels:
                     self.classifier = clf
+
+    def _ddp(self, module: nn.Module) -> nn.Module:
+        """Wrap for DistributedDataParallel. BatchNorm statistics stay per-rank, as in single-GPU runs."""
+        import inspect
+        import warnings
+
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = unwrap(module)
+        # torch 2.14 renamed broadcast_buffers; both keep buffers rank-local after the initial sync.
+        sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
+                else "broadcast_buffers")
+        # A growing D leaves one of its two heads unused at every step (the full one before it grows, the small
+        # one after): DDP must be told, or it waits for their gradients ("Expected to have finished reduction").
+        unused = bool(getattr(module, "grow_d", False))
+        # Convolutions over one input channel have two equally valid stride orders for their weight; the
+        # gradient penalty's double backward picks the other one, and DDP warns about a 128-element copy.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(module, device_ids=ids, find_unused_parameters=unused, **{sync: False})
 
     # Checkpoints.
     def resume(self, path: str | os.PathLike) -> None:

@@ -152,16 +152,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_gloo_ddp_writes_one_checkpoint(tmp_path):
+# dcgan: the plain case. A D grown at step 1 runs its small head, then its full one, each leaving the other's
+# weights without gradients (DDP stopped at step 2 before it was told). wgan_gp: the penalty's double
+# backward and 5 critic steps through the DDP wrapper.
+@pytest.mark.parametrize("extra", [["--variant", "dcgan"], ["--variant", "dcgan", "--grow-d-at", "1"],
+                                   ["--variant", "wgan_gp"]], ids=["dcgan", "grown_d", "wgan_gp"])
+def test_two_process_gloo_ddp_writes_one_checkpoint(tmp_path, extra):
     out = tmp_path / "ddp"
     # A fixed port failed now and then when an earlier run's socket was still in TIME_WAIT.
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-           str(ROOT / "train.py"), "--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--device", "cpu",
+           str(ROOT / "train.py"), *extra, "--dry-run", "--quiet", "--width", "8", "--device", "cpu",
            "--batch-size", "8", "--out", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300, cwd=ROOT)
     # The launcher's own report comes last; the failing worker's traceback is earlier.
     assert r.returncode == 0, r.stderr[:3000] + "\n...\n" + r.stderr[-1500:]
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "latest.safetensors"]
+    assert "Grad strides do not match" not in r.stderr
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["latest.safetensors"]
+    assert not list(out.glob("*.tmp*"))
     assert load(out / "latest.safetensors").meta["state"]["step"] == 2
 
 
