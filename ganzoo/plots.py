@@ -37,6 +37,8 @@ def plot_checkpoint(ckpt, out_dir: Path, n: int = 64, seed: int = 0) -> list[Pat
         ax.plot(ep, [h["d_acc_fake"] for h in hist], "o-", label="D acc on generated")
         if any("val_acc_real" in h for h in hist):
             ax.plot(ep, [h.get("val_acc_real") for h in hist], "o-", label="D acc on held-out real")
+        if any("train_acc_real" in h for h in hist):
+            ax.plot(ep, [h.get("train_acc_real") for h in hist], "o--", label="D acc on as many training real")
         ax.axhline(0.5, color="grey", ls="--", lw=1)
         ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=f"{ckpt.variant}: D accuracy")
         ax.legend()

@@ -33,7 +33,7 @@ with c[0]:
     st.line_chart(df[["loss_d", "loss_g"]].rename(columns={"loss_d": "D", "loss_g": "G"}))
 with c[1]:
     st.markdown("**D accuracy** (0.5 = D cannot tell)")
-    cols = [x for x in ("d_acc_real", "d_acc_fake", "val_acc_real") if x in df]
+    cols = [x for x in ("d_acc_real", "d_acc_fake", "val_acc_real", "train_acc_real") if x in df]
     st.line_chart(df[cols])
 if "fid" in df:
     c = st.columns(2)

@@ -101,6 +101,39 @@ def test_resume_with_new_learning_rates_uses_them_and_says_so(tmp_path):
         Trainer(mcfg, tcfg3, tmp_path, quiet=True, dry_run=True, log=lines.append).resume(first.latest)
 
 
+@pytest.mark.parametrize("variant", ["dcgan", "mlp_gan", "sngan"])  # BatchNorm; dropout; spectral norm
+def test_held_out_accuracy_is_judged_as_in_training_and_changes_nothing(tmp_path, mnist_dir, variant):
+    overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
+                 "epochs": 1, "val_fraction": 0.2}
+    mcfg, tcfg = resolve(variant, {"width": 8}, overrides)
+    result = train(mcfg, tcfg, tmp_path, quiet=True, log=lambda s: None)
+    row = result.history[-1]
+    assert 0 <= row["val_acc_real"] <= 1 and 0 <= row["train_acc_real"] <= 1
+    assert "train_acc_real" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
+
+    trainer = Trainer(mcfg, tcfg, tmp_path / "again", quiet=True, log=lambda s: None)
+    trainer.run(max_steps=5)
+    D = trainer.D
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    rng = torch.get_rng_state()
+    acc = trainer.real_accuracy(trainer.val_images)
+    assert D.training and torch.equal(torch.get_rng_state(), rng)
+    for k, v in D.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # What D says of real-only batches in training mode (dropout aside), on a copy that may change.
+    import copy
+
+    ref = copy.deepcopy(D).train()
+    for m in ref.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    n = len(trainer.val_images) - len(trainer.val_images) % trainer.batch_size
+    with torch.no_grad():
+        logits = torch.cat([ref(c.float() / 127.5 - 1) for c in trainer.val_images[:n].split(trainer.batch_size)])
+    if variant != "sngan":  # spectral norm takes one power-iteration step in training mode, none here
+        assert acc == pytest.approx(float((logits > 0).float().mean()))
+
+
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
     with pytest.raises(TrainingError, match=r"step \d+.*learning rate"):
