@@ -240,14 +240,20 @@ def cmd_sweep(argv: list[str]) -> int:
             p.error(f"--set {k}: unknown setting; known: {', '.join(MODEL_FLAGS + TRAIN_FLAGS)}")
         grid[k] = [x for x in v.split(",") if x]
     out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-sweep-{args.variant or 'dcgan'}")
-    rows, histories = [], {}
+    # Resolve every combination before training any, so a bad value fails now and not hours in.
+    runs = []
     for combo in itertools.product(*grid.values()) if grid else [()]:
         settings = dict(zip(grid, combo))
         run_args = argparse.Namespace(**vars(args))
-        for k, v in settings.items():
-            setattr(run_args, k, _parse_value(k, v))
         name = "-".join(f"{k}={v}" for k, v in settings.items()) or "base"
-        mcfg, tcfg = resolve_args(run_args)
+        try:
+            for k, v in settings.items():
+                setattr(run_args, k, _parse_value(k, v))
+            runs.append((name, settings, *resolve_args(run_args)))
+        except (ValueError, TypeError) as e:
+            p.error(f"{name}: {e}")
+    rows, histories = [], {}
+    for name, settings, mcfg, tcfg in runs:
         print(f"== {name}")
         try:
             result = train(mcfg, tcfg, out / name, quiet=True, dry_run=args.dry_run,

@@ -6,6 +6,7 @@ A user-facing *variant* is a preset: an architecture plus a loss plus its settin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,32 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many steps; 0 = run all epochs
     stop_on_collapse: bool = True  # stop when samples are constant two epochs running
 
+    def validate(self) -> TrainConfig:
+        """Refuse settings that would fail later (a division by zero at the first step, an optimiser's own
+        error) or silently do nothing (a negative clip). Messages name the command-line flag."""
+
+        def need(ok: bool, flag: str, value: Any, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"--{flag} {value} is out of range: {rule}")
+
+        for name, lo in (("batch_size", 2), ("d_steps", 1), ("g_steps", 1), ("epochs", 1), ("eval_samples", 100)):
+            value = getattr(self, name)
+            need(isinstance(value, int) and value >= lo, name.replace("_", "-"), value, f"at least {lo}")
+        for name in ("grow_d_at", "max_steps", "eval_every", "num_workers", "seed"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and value >= 0, name.replace("_", "-"), value, "0 or more")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            need(math.isfinite(value) and value > 0, name.replace("_", "-"), value, "a positive number")
+        for name in ("clip", "gp_weight"):
+            value = getattr(self, name)
+            need(math.isfinite(value) and value >= 0, name.replace("_", "-"), value, "0 (off) or more")
+        need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", " ".join(map(str, self.betas)),
+             "two numbers in [0, 1)")
+        need(0 <= self.ema < 1, "ema", self.ema, "a decay in [0, 1), e.g. 0.999 (0 = off)")
+        need(0 <= self.val_fraction < 1, "val-fraction", self.val_fraction, "a share in [0, 1), e.g. 0.05")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
@@ -213,7 +240,7 @@ def resolve(
         t["betas"] = tuple(t["betas"])
     if "class_filter" in t:
         t["class_filter"] = tuple(t["class_filter"])
-    tc = TrainConfig(**t)
+    tc = TrainConfig(**t).validate()
     if tc.loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {tc.loss!r}")
     if tc.optimizer not in OPTIMIZERS:

@@ -64,17 +64,31 @@ def _save(fig, path: Path, plt) -> Path:
 
 
 def sweep_figure(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+    """One figure comparing a sweep's runs: D loss, G loss, and classifier-FID where it was measured (else
+    D's accuracy on real images)."""
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    with_fid = any("fid" in h for hist in histories.values() for h in hist)
     for name, hist in histories.items():
         if not hist:
             continue
         ep = [h["epoch"] for h in hist]
         axes[0].plot(ep, [h["loss_d"] for h in hist], "o-", label=name)
         axes[1].plot(ep, [h["loss_g"] for h in hist], "o-", label=name)
-        axes[2].plot(ep, [h["d_acc_real"] for h in hist], "o-", label=name)
-    for ax, title in zip(axes, ("D loss", "G loss", "D accuracy on real")):
+        if with_fid:
+            pts = [(h["epoch"], h["fid"]) for h in hist if "fid" in h]
+            if pts:
+                axes[2].plot(*zip(*pts), "o-", label=name)
+        else:
+            axes[2].plot(ep, [h["d_acc_real"] for h in hist], "o-", label=name)
+    third = "classifier-FID (lower is better)" if with_fid else "D accuracy on real"
+    for ax, title in zip(axes, ("D loss", "G loss", third)):
         ax.set(xlabel="epoch", title=title)
-    axes[0].legend(fontsize=7)
+    if with_fid:
+        axes[2].set_yscale("log")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
+    else:
+        axes[1].text(0.5, 0.5, "no run finished an epoch", ha="center", va="center", transform=axes[1].transAxes)
     path.parent.mkdir(parents=True, exist_ok=True)
     return _save(fig, path, plt)

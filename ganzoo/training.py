@@ -254,6 +254,9 @@ class Trainer:
             perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(t.seed + 999))
             n_val = max(1, int(len(images) * t.val_fraction))
             self.val_images, images = images[perm[:n_val]], images[perm[n_val:]]
+            if len(images) < 2:
+                raise TrainingError(f"--val-fraction {t.val_fraction} leaves {len(images)} of {len(data)} images "
+                                    "to train on; hold out fewer")
         # MNIST-size sets live on the device as uint8: a batch is an index, not a DataLoader.
         self.images = images.to(self.device)
         self.dataset_name, self.classes = data.name, data.classes

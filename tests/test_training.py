@@ -134,6 +134,33 @@ def test_held_out_accuracy_is_judged_as_in_training_and_changes_nothing(tmp_path
         assert acc == pytest.approx(float((logits > 0).float().mean()))
 
 
+@pytest.mark.parametrize("flags,message", [
+    (["--batch-size", "0"], "--batch-size 0 is out of range"),
+    (["--d-steps", "0"], "--d-steps 0"),
+    (["--val-fraction", "1.5"], "--val-fraction 1.5"),
+    (["--lr-g", "-1"], "--lr-g -1.0"),
+    (["--ema", "1.5"], "--ema 1.5"),
+    (["--betas", "0.5", "2"], "--betas 0.5 2.0"),
+    (["--clip", "-0.01"], "--clip -0.01"),
+])
+def test_bad_training_settings_are_refused_before_anything_runs(tmp_path, flags, message):
+    r = run_cli("--dry-run", "--quiet", "--out", str(tmp_path / "run"), *flags)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_sweep_checks_every_combination_before_training_any(tmp_path):
+    r = run_cli("sweep", "--dry-run", "--set", "width=8", "--set", "batch_size=8,1", "--out", str(tmp_path / "sw"))
+    assert r.returncode == 2 and "batch_size=1" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "sw").exists()
+
+
+def test_a_held_out_share_that_leaves_nothing_to_train_on_is_refused(tmp_path, mnist_dir):
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, {"dataset": "mnist", "data_dir": str(mnist_dir), "val_fraction": 0.999})
+    with pytest.raises(TrainingError, match="hold out fewer"):
+        train(mcfg, tcfg, tmp_path, quiet=True, log=lambda s: None)
+
+
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
     with pytest.raises(TrainingError, match=r"step \d+.*learning rate"):
