@@ -352,6 +352,12 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         self.epoch_gen_state = tensors["rng.data_epoch"]
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        # The file holds the data order's generator as the last epoch began. Mid-epoch that is what the epoch
+        # replays; at an epoch's end the next epoch must draw the order after it, so draw that one again
+        # (without this, a run continued with --resume --epochs N repeated its last epoch's order).
+        self.data_gen.set_state(self.epoch_gen_state)
+        if self.batch_in_epoch == 0 and self.epoch > 0:
+            torch.randperm(len(self.images), generator=self.data_gen)
         self.best_fid = state.get("best_fid", math.inf) or math.inf
         self.wall_seconds = state.get("wall_seconds", 0.0)
         self.history = meta.get("history", [])

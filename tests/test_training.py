@@ -69,6 +69,22 @@ def test_resume_is_exact(tmp_path, mnist_dir, variant, extra):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_resume_after_the_last_epoch_to_train_longer_is_exact(tmp_path, mnist_dir):
+    # The documented way to train longer: a finished run, then --resume latest --epochs N.
+    overrides = {"batch_size": 64, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
+                 "stop_on_collapse": False}
+    quiet = dict(quiet=True, log=lambda s: None)
+    mcfg, tcfg3 = resolve("dcgan", {"width": 8}, {**overrides, "epochs": 3})
+    _, tcfg1 = resolve("dcgan", {"width": 8}, {**overrides, "epochs": 1})
+    straight = train(mcfg, tcfg3, tmp_path / "a", **quiet)
+    first = train(mcfg, tcfg1, tmp_path / "b", **quiet)
+    longer = train(mcfg, tcfg3, tmp_path / "b", resume=first.latest, **quiet)
+    assert straight.step == longer.step
+    a, b = _weights(straight.latest), _weights(longer.latest)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_resume_across_epoch_boundary_and_grown_d(tmp_path, mnist_dir):
     # 270 training images / (16 * 1) = 16 steps per epoch: stop at 10, resume through the epoch end to 20.
     overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
