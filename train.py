@@ -27,7 +27,8 @@ MODEL_FLAGS = ("z_dim", "width", "depth", "img_size", "img_channels", "spectral_
                "d_norm", "residual", "mapping_layers", "w_dim")
 TRAIN_FLAGS = ("loss", "lr_g", "lr_d", "betas", "optimizer", "batch_size", "d_steps", "g_steps", "clip", "gp_weight",
                "ema", "grow_d_at", "seed", "device", "amp", "num_workers", "epochs", "dataset", "data_dir",
-               "class_filter", "val_fraction", "eval_every", "eval_samples", "max_steps", "stop_on_collapse")
+               "class_filter", "val_fraction", "eval_every", "eval_samples", "max_steps", "stop_on_collapse",
+               "save_every")
 
 
 def _bool(s: str) -> bool:
@@ -86,6 +87,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", help="run folder (default runs/<timestamp>-<variant>, or with --resume the run's own)")
     g.add_argument("--resume", help="latest.safetensors of a run to continue, with its own settings unless "
                    "flags change them (e.g. --epochs to train longer)")
+    g.add_argument("--save-every", type=int, metavar="N",
+                   help="also keep epochNNN.safetensors every N epochs (resumable, like latest; 0 = off)")
     g.add_argument("--dry-run", action="store_true", help="two steps on synthetic data, write a checkpoint, exit")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--keep-going", dest="stop_on_collapse", action="store_const", const=False,
@@ -275,7 +278,7 @@ def cmd_sweep(argv: list[str]) -> int:
 def _parse_value(key: str, v: str) -> Any:
     ints = {"z_dim", "width", "depth", "img_size", "img_channels", "mapping_layers", "w_dim", "batch_size",
             "d_steps", "g_steps", "grow_d_at", "seed", "epochs", "num_workers", "eval_every", "eval_samples",
-            "max_steps"}
+            "max_steps", "save_every"}
     floats = {"d_dropout", "lr_g", "lr_d", "clip", "gp_weight", "ema", "val_fraction"}
     if key in ints:
         return int(v)

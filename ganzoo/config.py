@@ -118,6 +118,7 @@ class TrainConfig:
     device: str = "auto"
     max_steps: int = 0  # stop after this many steps; 0 = run all epochs
     stop_on_collapse: bool = True  # stop when samples are constant two epochs running
+    save_every: int = 0  # keep a resumable epochNNN.safetensors every this many epochs; 0 = latest (and best) only
 
     def validate(self) -> TrainConfig:
         """Refuse settings that would fail later (a division by zero at the first step, an optimiser's own
@@ -130,7 +131,7 @@ class TrainConfig:
         for name, lo in (("batch_size", 2), ("d_steps", 1), ("g_steps", 1), ("epochs", 1), ("eval_samples", 100)):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= lo, name.replace("_", "-"), value, f"at least {lo}")
-        for name in ("grow_d_at", "max_steps", "eval_every", "num_workers", "seed"):
+        for name in ("grow_d_at", "max_steps", "eval_every", "num_workers", "seed", "save_every"):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= 0, name.replace("_", "-"), value, "0 or more")
         for name in ("lr_g", "lr_d"):

@@ -31,6 +31,7 @@ from ganzoo.registry import create_model
 
 MAX_SNAPSHOTS = 20  # sample grids kept in a checkpoint's history
 SNAPSHOT_SAMPLES = 16
+MIN_STEPS_TO_JUDGE = 100  # steps before constant samples stop a run
 VAL_MAX = 10_000  # held-out (and as many training) images D is tested on each epoch
 
 
@@ -202,6 +203,7 @@ class Trainer:
         self.snapshots: list[torch.Tensor] = []
         self.snapshot_epochs: list[int] = []
         self.best_fid = math.inf
+        self.constant_last_epoch = False
         self.warnings: list[str] = []
         self.stop_requested = ""
         self.wall_seconds = 0.0
@@ -361,6 +363,8 @@ class Trainer:
         self.best_fid = state.get("best_fid", math.inf) or math.inf
         self.wall_seconds = state.get("wall_seconds", 0.0)
         self.history = meta.get("history", [])
+        last_warnings = self.history[-1].get("warnings", []) if self.history else []
+        self.constant_last_epoch = any(w.startswith("generated images are constant") for w in last_warnings)
         if "history.samples" in tensors:
             self.snapshots = list(tensors["history.samples"])
             self.snapshot_epochs = meta.get("sample_epochs", [])
@@ -536,6 +540,10 @@ class Trainer:
                 raise TrainingError(f"cannot write to the output folder {self.out_dir}: {e.strerror or e}") from None
         if self.step == 0:
             self.save()  # a loadable checkpoint exists from the first second of a run
+        elif self.is_main:
+            # Resumed: the logs say what the checkpoint's history says, so resuming from an earlier
+            # epochNNN.safetensors drops the later epochs' rows instead of repeating them.
+            _write_logs(self.out_dir, self.history)
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         if self.is_main and _in_main_thread():
             for s in previous:
@@ -686,13 +694,18 @@ class Trainer:
             from ganzoo.images import grid, save_png
 
             save_png(self.out_dir / f"samples_epoch{self.epoch:03d}.png", grid(fixed.cpu(), nrow=8))
-            _append_logs(self.out_dir, row)
+            _write_logs(self.out_dir, [row], append=True)
         self.save()
+        if t.save_every and self.epoch % t.save_every == 0:
+            self.save(f"epoch{self.epoch:03d}.safetensors")
         if "fid" in row and row["fid"] < self.best_fid:
             self.best_fid = row["fid"]
             self.save("best.safetensors", with_state=False, extra_meta={"best_epoch": self.epoch})
-        if (problem and problem.startswith("generated images are constant") and self.epoch >= 2
-                and t.stop_on_collapse):
+        constant = bool(problem and problem.startswith("generated images are constant"))
+        # Twice running and past the first steps: a small net's untrained output is near-constant too.
+        stop = constant and self.constant_last_epoch and self.step >= MIN_STEPS_TO_JUDGE and t.stop_on_collapse
+        self.constant_last_epoch = constant
+        if stop:
             raise TrainingError(f"stopped at epoch {self.epoch}: {problem}; the learning rate is the usual cause "
                                 f"(lr_g={t.lr_g:g}, lr_d={t.lr_d:g}); --keep-going trains on regardless")
 
@@ -727,16 +740,19 @@ CSV_FIELDS = ["epoch", "step", "loss_d", "loss_g", "d_acc_real", "d_acc_fake", "
               "entropy", "coverage", "confidence"]
 
 
-def _append_logs(out_dir: Path, row: dict[str, Any]) -> None:
-    with open(out_dir / "metrics.jsonl", "a") as f:
-        f.write(json.dumps({k: v for k, v in row.items() if k != "metrics"}) + "\n")
+def _write_logs(out_dir: Path, rows: list[dict[str, Any]], append: bool = False) -> None:
+    """metrics.jsonl and metrics.csv: one row an epoch."""
+    mode = "a" if append else "w"
+    with open(out_dir / "metrics.jsonl", mode) as f:
+        for row in rows:
+            f.write(json.dumps({k: v for k, v in row.items() if k != "metrics"}) + "\n")
     path = out_dir / "metrics.csv"
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
+    header = not (append and path.exists())
+    with open(path, mode, newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        if new:
+        if header:
             w.writeheader()
-        w.writerow(row)
+        w.writerows(rows)
 
 
 def train(

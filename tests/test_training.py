@@ -177,6 +177,30 @@ def test_a_held_out_share_that_leaves_nothing_to_train_on_is_refused(tmp_path, m
         train(mcfg, tcfg, tmp_path, quiet=True, log=lambda s: None)
 
 
+def test_save_every_keeps_resumable_epochs_and_resuming_from_one_rewrites_the_logs(tmp_path, mnist_dir):
+    overrides = {"batch_size": 64, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0,
+                 "epochs": 3, "save_every": 1}
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, overrides)
+    quiet = dict(quiet=True, log=lambda s: None)
+    train(mcfg, tcfg, tmp_path, **quiet)
+    assert sorted(p.name for p in tmp_path.glob("epoch*.safetensors")) == [
+        "epoch001.safetensors", "epoch002.safetensors", "epoch003.safetensors"]
+    first = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in first] == [1, 2, 3]
+    straight = _weights(tmp_path / "latest.safetensors")
+    # Back to epoch 1 (say epoch 2 went wrong) and on again: no repeated rows, and the same run as before,
+    # weight for weight (an epoch's end is where `--resume X --epochs N` continues from).
+    train(mcfg, tcfg, tmp_path, resume=tmp_path / "epoch001.safetensors", **quiet)
+    resumed = _weights(tmp_path / "latest.safetensors")
+    for k in straight:
+        assert torch.equal(straight[k], resumed[k]), k
+    again = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in again] == [1, 2, 3]
+    assert [r["loss_d"] for r in again] == [r["loss_d"] for r in first]
+    csv_rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert len(csv_rows) == 4 and csv_rows[0].startswith("epoch,")
+
+
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
     with pytest.raises(TrainingError, match=r"step \d+.*learning rate"):
