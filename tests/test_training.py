@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo import load
+from ganzoo import load, training
 from ganzoo.checkpoint import atomic_write
 from ganzoo.config import PRESETS, resolve
 from ganzoo.data import DataError, load_dataset, read_idx
-from ganzoo.training import Trainer, TrainingError, train
+from ganzoo.training import Trainer, TrainingError, d_has_won, degenerate, train
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -199,6 +199,55 @@ def test_save_every_keeps_resumable_epochs_and_resuming_from_one_rewrites_the_lo
     assert [r["loss_d"] for r in again] == [r["loss_d"] for r in first]
     csv_rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert len(csv_rows) == 4 and csv_rows[0].startswith("epoch,")
+
+
+def test_constant_identical_and_varied_samples_are_told_apart():
+    g = torch.Generator().manual_seed(0)
+    assert "constant" in degenerate(torch.full((16, 1, 28, 28), -1.0))  # the lr 0.2 black images
+    one = torch.rand(1, 1, 28, 28, generator=g) * 2 - 1
+    assert "identical" in degenerate(one.repeat(16, 1, 1, 1) + 0.001 * torch.randn(16, 1, 28, 28, generator=g))
+    assert degenerate(torch.rand(16, 1, 28, 28, generator=g) * 2 - 1) is None
+
+
+@pytest.mark.parametrize("loss,stats,won", [
+    # Measured (dcgan, MNIST): lr_g 0.2 after one epoch; a healthy first epoch; a late healthy epoch.
+    ("bce", dict(loss_d=0.0116, loss_g=9.64, d_acc_real=0.9995, d_acc_fake=0.9982), True),
+    ("bce", dict(loss_d=0.356, loss_g=2.16, d_acc_real=0.978, d_acc_fake=0.972), False),
+    ("bce", dict(loss_d=0.04, loss_g=3.5, d_acc_real=0.999, d_acc_fake=0.999), False),
+    ("hinge", dict(loss_d=0.01, loss_g=2.0, d_acc_real=1.0, d_acc_fake=1.0), True),
+    ("lsgan", dict(loss_d=0.001, loss_g=0.49, d_acc_real=1.0, d_acc_fake=0.5), True),
+    ("wasserstein", dict(loss_d=-50.0, loss_g=80.0, d_acc_real=1.0, d_acc_fake=1.0), False),
+])
+def test_a_runaway_d_is_recognised_from_an_epochs_averages(loss, stats, won):
+    assert (d_has_won(loss, stats) is not None) == won
+
+
+def test_a_d_that_wins_is_reported_in_the_log_and_the_history(tmp_path, mnist_dir):
+    # G frozen (lr 1e-9) while D learns fast: within a few epochs D separates everything.
+    overrides = {"batch_size": 32, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0, "epochs": 6,
+                 "lr_g": 1e-9, "lr_d": 2e-3}
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, overrides)
+    lines = []
+    result = train(mcfg, tcfg, tmp_path, quiet=True, log=lines.append)
+    assert any("D has won" in line for line in lines)
+    assert any("D has won" in w for w in result.history[-1]["warnings"])
+
+
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_samples_constant_two_epochs_running_stop_the_run(tmp_path, mnist_dir, monkeypatch, keep_going):
+    monkeypatch.setattr(training, "degenerate", lambda x: "generated images are constant (all pixels ~-1.00)")
+    overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0, "epochs": 10,
+                 "stop_on_collapse": not keep_going}
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, overrides)
+    steps_per_epoch = 300 // 16
+    if keep_going:
+        assert train(mcfg, tcfg, tmp_path, quiet=True, log=lambda s: None).epoch == 10
+        return
+    with pytest.raises(TrainingError, match="constant.*learning rate.*--keep-going"):
+        train(mcfg, tcfg, tmp_path, quiet=True, log=lambda s: None)
+    ck = load(tmp_path / "latest.safetensors")  # the stop leaves a loadable, resumable checkpoint
+    assert ck.meta["state"]["step"] >= training.MIN_STEPS_TO_JUDGE
+    assert ck.meta["state"]["epoch"] == -(-training.MIN_STEPS_TO_JUDGE // steps_per_epoch)
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
