@@ -190,6 +190,10 @@ def load_dataset(
         ds = load_idx_dataset(name, data_dir, split)
         ds.images = resize_uint8(ds.images, img_size)
         if class_filter:
+            unknown = [c for c in class_filter if c not in ds.classes]
+            if unknown:
+                raise DataError(f"--class-filter names {unknown}, which {name} does not have; its classes are "
+                                + ", ".join(repr(c) for c in ds.classes))
             keep = torch.tensor([c in class_filter for c in ds.classes])[ds.labels]
             ds.images, ds.labels = ds.images[keep], ds.labels[keep]
         return ds

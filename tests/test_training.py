@@ -336,6 +336,13 @@ def test_class_filter_selects_only_the_named_folders(tmp_path):
         load_dataset("folder", tmp_path, img_size=16, class_filter=("birds",))
 
 
+def test_class_filter_on_mnist_keeps_the_named_digits_and_refuses_unknown_names(mnist_dir):
+    ds = load_dataset("mnist", mnist_dir, class_filter=("3", "5"))
+    assert len(ds) > 0 and set(ds.labels.tolist()) == {3, 5}
+    with pytest.raises(DataError, match=r"\['x'\].*'0', '1'"):
+        load_dataset("mnist", mnist_dir, class_filter=("3", "x"))
+
+
 def test_idx_reading_from_the_committed_fixture(mnist_dir):
     images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
     assert images.shape == (300, 28, 28) and images.dtype == np.uint8
