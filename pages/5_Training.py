@@ -33,8 +33,10 @@ with c[0]:
     st.line_chart(df[["loss_d", "loss_g"]].rename(columns={"loss_d": "D", "loss_g": "G"}))
 with c[1]:
     st.markdown("**D accuracy** (0.5 = D cannot tell)")
-    cols = [x for x in ("d_acc_real", "d_acc_fake", "val_acc_real", "train_acc_real") if x in df]
-    st.line_chart(df[cols])
+    # Short names: the chart's legend cuts long ones. The last two are judged together at the epoch's end.
+    names = {"d_acc_real": "real", "d_acc_fake": "generated", "val_acc_real": "held-out real",
+             "train_acc_real": "training real"}
+    st.line_chart(df[[x for x in names if x in df]].rename(columns=names))
 if "fid" in df:
     c = st.columns(2)
     with c[0]:
