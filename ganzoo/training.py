@@ -617,17 +617,19 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss_d=f"{stats['loss_d'] / n_steps:.3f}", loss_g=f"{stats['loss_g'] / n_steps:.3f}",
                                 img_s=f"{n_steps * self.batch_size * (t.d_steps + t.g_steps) / elapsed:.0f}")
-            if self.stop_requested:
+            stop = self.stop_requested or ("max_steps" if max_steps and self.step >= max_steps else "")
+            if stop:
                 self.wall_seconds += time.time() - start
                 if bar is not None:
                     bar.close()
-                return self.stop_requested
-            if max_steps and self.step >= max_steps:
-                self.wall_seconds += time.time() - start
-                if bar is not None:
-                    bar.close()
-                self.save()
-                return "max_steps"
+                # The bar leaves nothing on screen and the epoch's row is never written: say how far it got.
+                avg = {k: v / n_steps for k, v in stats.items()}
+                self.log(f"stopped ({stop.replace('_', ' ')}) at step {self.step}, {self.batch_in_epoch}/"
+                         f"{self.steps_per_epoch} of epoch {self.epoch + 1}: loss D {avg['loss_d']:.4f} "
+                         f"G {avg['loss_g']:.4f} | D acc real {avg['d_acc_real']:.2f} fake {avg['d_acc_fake']:.2f}")
+                if stop == "max_steps":
+                    self.save()
+                return stop
         if bar is not None:
             bar.close()
         elapsed = time.time() - start

@@ -250,6 +250,14 @@ def test_samples_constant_two_epochs_running_stop_the_run(tmp_path, mnist_dir, m
     assert ck.meta["state"]["epoch"] == -(-training.MIN_STEPS_TO_JUDGE // steps_per_epoch)
 
 
+def test_a_run_stopped_mid_epoch_says_how_far_it_got(tmp_path, mnist_dir):
+    overrides = {"batch_size": 16, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0}
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, overrides)
+    lines = []
+    train(mcfg, tcfg, tmp_path, max_steps=5, quiet=True, log=lines.append)
+    assert any(line.startswith("stopped (max steps) at step 5, 5/18 of epoch 1: loss D") for line in lines), lines
+
+
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
     with pytest.raises(TrainingError, match=r"step \d+.*learning rate"):
