@@ -45,11 +45,14 @@ class GanzooLoop:
         self.images_per_step = self.tr.batch_size * tcfg.d_steps
         self.device = self.tr.device
         self.perm = torch.randperm(len(self.tr.images))
-        self.stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
+        self.stats = self.tr.new_stats()
         self.i = 0
 
     def step(self) -> None:
+        # As Trainer's epoch loop does it: the losses are read (a GPU sync) every sync_every steps.
         self.tr.train_step(self.perm, self.i % self.tr.steps_per_epoch, self.stats)
+        if self.tr.step % self.tr.sync_every == 0:
+            self.tr.flush_checks()
         self.i += 1
 
 

@@ -32,7 +32,10 @@ from ganzoo.registry import create_model
 MAX_SNAPSHOTS = 20  # sample grids kept in a checkpoint's history
 SNAPSHOT_SAMPLES = 16
 MIN_STEPS_TO_JUDGE = 100  # steps before constant samples stop a run
-VAL_MAX = 10_000  # held-out (and as many training) images D is tested on each epoch
+VAL_MAX = 10_000
+# Steps between reads of the losses on a GPU. Each read waits for the GPU to finish (a sync), which stops the
+# CPU queueing the next kernels; on the CPU a read is free, so there every step is checked.
+SYNC_EVERY_CUDA = 20  # held-out (and as many training) images D is tested on each epoch
 
 
 class TrainingError(RuntimeError):
@@ -213,6 +216,8 @@ class Trainer:
         else:
             self.device = pick_device(tcfg.device)
         self.is_main = self.rank == 0
+        self.sync_every = 1 if self.device.type == "cpu" else SYNC_EVERY_CUDA
+        self._unchecked: list[tuple[int, str, torch.Tensor]] = []  # (step, what, loss) not yet read
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(tcfg.seed + self.rank)
@@ -460,16 +465,35 @@ class Trainer:
         idx = perm[torch.arange(start, start + b) % len(perm)]
         return to_float(self.images[idx.to(self.images.device)]).contiguous(memory_format=self.memory_format)
 
-    def _check(self, value: torch.Tensor, what: str) -> float:
-        v = float(value)
-        if not math.isfinite(v):
-            t = self.tcfg
-            raise TrainingError(
-                f"{what} became {v} at step {self.step} (epoch {self.epoch + 1}); the learning rate is the usual "
-                f"cause (lr_g={t.lr_g:g}, lr_d={t.lr_d:g}): try 10x lower. The last good checkpoint is "
-                f"{self.out_dir / 'latest.safetensors'}"
-            )
-        return v
+    def _check(self, value: torch.Tensor, what: str) -> torch.Tensor:
+        """Queue a loss for the finiteness check, which flush_checks does with one read for many steps."""
+        value = value.detach().double()
+        self._unchecked.append((self.step, what, value))
+        return value
+
+    def new_stats(self) -> dict[str, torch.Tensor]:
+        """An epoch's running sums, which train_step adds to on the device."""
+        return {k: torch.zeros((), dtype=torch.float64, device=self.device)
+                for k in ("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake")}
+
+    def flush_checks(self) -> None:
+        """Stop at the first NaN or Inf loss since the last flush, naming its step. Runs before every save, so
+        no checkpoint holds weights that a non-finite loss touched."""
+        if not self._unchecked:
+            return
+        pending, self._unchecked = self._unchecked, []
+        values = torch.stack([v for _, _, v in pending])
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return
+        i = int((~finite).nonzero()[0, 0])
+        step, what, _ = pending[i]
+        t = self.tcfg
+        raise TrainingError(
+            f"{what} became {float(values[i])} at step {step} (epoch {self.epoch + 1}); the learning rate is the "
+            f"usual cause (lr_g={t.lr_g:g}, lr_d={t.lr_d:g}): try 10x lower. The last good checkpoint is "
+            f"{self.out_dir / 'latest.safetensors'}"
+        )
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
         """G(z) with gradients; the style generator also moves its running mean of w."""
@@ -480,7 +504,7 @@ class Trainer:
         G.update_w_avg(w)
         return G.synthesis(w) if self.world == 1 else self.G(z)
 
-    def train_step(self, perm: torch.Tensor, i: int, stats: dict[str, float]) -> None:
+    def train_step(self, perm: torch.Tensor, i: int, stats: dict[str, torch.Tensor]) -> None:
         t, G, D = self.tcfg, self.G, self.D
         B = self.batch_size
         # With one D and one G update a step, the fakes D just judged also train G (as pytorch/examples
@@ -512,10 +536,11 @@ class Trainer:
                 losses.clip_weights(D, t.clip)
             stats["loss_d"] += self._check(loss_d.detach(), "D's loss") / t.d_steps
             real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-            stats["d_acc_real"] += float((real_logits > 0).float().mean()) / t.d_steps
-            stats["d_acc_fake"] += float((fake_logits < 0).float().mean()) / t.d_steps
-            stats["d_real"] += float(torch.sigmoid(real_logits).mean()) / t.d_steps
-            stats["d_fake"] += float(torch.sigmoid(fake_logits).mean()) / t.d_steps
+            # Summed on the device: no read (and no GPU sync) until the bar or the epoch's row needs them.
+            stats["d_acc_real"] += (real_logits > 0).double().mean() / t.d_steps
+            stats["d_acc_fake"] += (fake_logits < 0).double().mean() / t.d_steps
+            stats["d_real"] += torch.sigmoid(real_logits).double().mean() / t.d_steps
+            stats["d_fake"] += torch.sigmoid(fake_logits).double().mean() / t.d_steps
         # Update G. D's weights get no gradient here (the tutorial loop computes it and throws it away):
         # that is a third of D's backward work in this step. The bare module, not its DDP wrapper, since D
         # is not updated from G's loss and there is nothing of D's to synchronise.
@@ -596,7 +621,7 @@ class Trainer:
         else:
             self.data_gen.set_state(self.epoch_gen_state)
         perm = torch.randperm(len(self.images), generator=self.data_gen)
-        stats = dict.fromkeys(("loss_d", "loss_g", "d_acc_real", "d_acc_fake", "d_real", "d_fake"), 0.0)
+        stats = self.new_stats()
         n_steps = 0
         start = time.time()
         bar = None
@@ -612,31 +637,37 @@ class Trainer:
             self.train_step(perm, self.batch_in_epoch, stats)
             self.batch_in_epoch += 1
             n_steps += 1
+            if self.step % self.sync_every == 0:
+                self.flush_checks()
             if bar is not None:
-                elapsed = max(time.time() - start, 1e-9)
                 bar.update(1)
-                bar.set_postfix(loss_d=f"{stats['loss_d'] / n_steps:.3f}", loss_g=f"{stats['loss_g'] / n_steps:.3f}",
-                                img_s=f"{n_steps * self.batch_size * (t.d_steps + t.g_steps) / elapsed:.0f}")
+                if self.step % self.sync_every == 0:
+                    elapsed = max(time.time() - start, 1e-9)
+                    bar.set_postfix(loss_d=f"{float(stats['loss_d']) / n_steps:.3f}",
+                                    loss_g=f"{float(stats['loss_g']) / n_steps:.3f}",
+                                    img_s=f"{n_steps * self.batch_size * (t.d_steps + t.g_steps) / elapsed:.0f}")
             stop = self.stop_requested or ("max_steps" if max_steps and self.step >= max_steps else "")
             if stop:
+                self.flush_checks()
                 self.wall_seconds += time.time() - start
                 if bar is not None:
                     bar.close()
                 # The bar leaves nothing on screen and the epoch's row is never written: say how far it got.
-                avg = {k: v / n_steps for k, v in stats.items()}
+                avg = {k: float(v) / n_steps for k, v in stats.items()}
                 self.log(f"stopped ({stop.replace('_', ' ')}) at step {self.step}, {self.batch_in_epoch}/"
                          f"{self.steps_per_epoch} of epoch {self.epoch + 1}: loss D {avg['loss_d']:.4f} "
                          f"G {avg['loss_g']:.4f} | D acc real {avg['d_acc_real']:.2f} fake {avg['d_acc_fake']:.2f}")
                 if stop == "max_steps":
                     self.save()
                 return stop
+        self.flush_checks()
         if bar is not None:
             bar.close()
         elapsed = time.time() - start
         self.wall_seconds += elapsed
         self.epoch += 1
         self.batch_in_epoch = 0
-        self._end_epoch({k: v / max(n_steps, 1) for k, v in stats.items()}, n_steps, elapsed)
+        self._end_epoch({k: float(v) / max(n_steps, 1) for k, v in stats.items()}, n_steps, elapsed)
         return ""
 
     @torch.no_grad()

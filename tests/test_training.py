@@ -266,6 +266,35 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     assert torch.isfinite(ck.G(torch.randn(2, mcfg.z_dim))).all()
 
 
+def test_reading_losses_every_few_steps_changes_nothing_and_still_names_the_nan_step(tmp_path, mnist_dir):
+    # On a GPU the losses are read every SYNC_EVERY_CUDA steps instead of every step; run that cadence here.
+    import re
+
+    def nan_message(out, every):
+        mcfg, tcfg = resolve("dcgan", {"width": 8}, {"batch_size": 8, "lr_d": 1e30, "lr_g": 1e30, "optimizer": "sgd"})
+        trainer = Trainer(mcfg, tcfg, out, quiet=True, dry_run=True, log=lambda s: None)
+        trainer.sync_every = every
+        with pytest.raises(TrainingError) as e:
+            trainer.run(max_steps=50)
+        ck = load(out / "latest.safetensors")
+        assert torch.isfinite(ck.G(torch.randn(2, mcfg.z_dim))).all()
+        return re.search(r"(D's|G's) loss became \S+ at step \d+", str(e.value)).group(0)
+
+    assert nan_message(tmp_path / "every", 1) == nan_message(tmp_path / "seventh", 7)
+
+    overrides = {"batch_size": 32, "dataset": "mnist", "data_dir": str(mnist_dir), "eval_every": 0, "epochs": 2}
+    mcfg, tcfg = resolve("dcgan", {"width": 8}, overrides)
+    runs = []
+    for every in (1, 7):
+        trainer = Trainer(mcfg, tcfg, tmp_path / f"run{every}", quiet=True, log=lambda s: None)
+        trainer.sync_every = every
+        runs.append(trainer.run())
+    assert [r["loss_d"] for r in runs[0].history] == [r["loss_d"] for r in runs[1].history]
+    a, b = _weights(runs[0].latest), _weights(runs[1].latest)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_nan_from_cli_is_one_clear_line(tmp_path):
     r = run_cli("--variant", "dcgan", "--dry-run", "--quiet", "--width", "8", "--lr-d", "1e30", "--lr-g", "1e30",
                 "--optimizer", "sgd", "--out", str(tmp_path))
