@@ -32,10 +32,11 @@ from ganzoo.registry import create_model
 MAX_SNAPSHOTS = 20  # sample grids kept in a checkpoint's history
 SNAPSHOT_SAMPLES = 16
 MIN_STEPS_TO_JUDGE = 100  # steps before constant samples stop a run
-VAL_MAX = 10_000
+VAL_MAX = 10_000  # held-out (and as many training) images D is tested on each epoch
 # Steps between reads of the losses on a GPU. Each read waits for the GPU to finish (a sync), which stops the
 # CPU queueing the next kernels; on the CPU a read is free, so there every step is checked.
-SYNC_EVERY_CUDA = 20  # held-out (and as many training) images D is tested on each epoch
+SYNC_EVERY_CUDA = 20
+CONSTANT = "generated images are constant"  # degenerate()'s words for the case that stops a run
 
 
 class TrainingError(RuntimeError):
@@ -167,7 +168,7 @@ def degenerate(images: torch.Tensor) -> str | None:
     """The "learning rate 0.2 gives black images" check on a batch of samples in [-1, 1]."""
     x = images.float()
     if x.std() < 0.02:
-        return f"generated images are constant (all pixels ~{float(x.mean()):.2f})"
+        return f"{CONSTANT} (all pixels ~{float(x.mean()):.2f})"
     if x.std(0).mean() < 0.02:
         return "generated images are nearly identical across the batch (mode collapse)"
     return None
@@ -284,6 +285,10 @@ class Trainer:
             if len(images) < 2:
                 raise TrainingError(f"--val-fraction {t.val_fraction} leaves {len(images)} of {len(data)} images "
                                     "to train on; hold out fewer")
+            # As many training images, tested beside them each epoch (see _end_epoch).
+            n = min(n_val, len(images), VAL_MAX)
+            probe = torch.randperm(len(images), generator=torch.Generator().manual_seed(t.seed + 998))[:n]
+            self.val_images, self.train_probe = self.val_images[:n], probe
         # MNIST-size sets live on the device as uint8: a batch is an index, not a DataLoader.
         self.images = images.to(self.device)
         self.dataset_name, self.classes = data.name, data.classes
@@ -326,7 +331,6 @@ class Trainer:
 
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        module = unwrap(module)
         # torch 2.14 renamed broadcast_buffers; both keep buffers rank-local after the initial sync.
         sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
                 else "broadcast_buffers")
@@ -389,7 +393,7 @@ class Trainer:
         self.wall_seconds = state.get("wall_seconds", 0.0)
         self.history = meta.get("history", [])
         last_warnings = self.history[-1].get("warnings", []) if self.history else []
-        self.constant_last_epoch = any(w.startswith("generated images are constant") for w in last_warnings)
+        self.constant_last_epoch = any(w.startswith(CONSTANT) for w in last_warnings)
         if "history.samples" in tensors:
             self.snapshots = list(tensors["history.samples"])
             self.snapshot_epochs = meta.get("sample_epochs", [])
@@ -534,7 +538,7 @@ class Trainer:
             self.scaler.update()
             if t.clip > 0:
                 losses.clip_weights(D, t.clip)
-            stats["loss_d"] += self._check(loss_d.detach(), "D's loss") / t.d_steps
+            stats["loss_d"] += self._check(loss_d, "D's loss") / t.d_steps
             real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
             # Summed on the device: no read (and no GPU sync) until the bar or the epoch's row needs them.
             stats["d_acc_real"] += (real_logits > 0).double().mean() / t.d_steps
@@ -560,7 +564,7 @@ class Trainer:
                 self.scaler.scale(loss_g).backward()
                 self.scaler.step(self.opt_G)
                 self.scaler.update()
-                stats["loss_g"] += self._check(loss_g.detach(), "G's loss") / t.g_steps
+                stats["loss_g"] += self._check(loss_g, "G's loss") / t.g_steps
         finally:
             for p in trainable:
                 p.requires_grad_(True)
@@ -714,10 +718,8 @@ class Trainer:
         if self.val_images is not None:
             # The same number of training images, judged the same way at the same moment: the gap between
             # the two is D memorising its training set, which the running average d_acc_real cannot show.
-            n = min(len(self.val_images), len(self.images), VAL_MAX)
-            pick = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.tcfg.seed + 998))
-            row["val_acc_real"] = self.real_accuracy(self.val_images[:n])
-            row["train_acc_real"] = self.real_accuracy(self.images[pick[:n].to(self.images.device)])
+            row["val_acc_real"] = self.real_accuracy(self.val_images)
+            row["train_acc_real"] = self.real_accuracy(self.images[self.train_probe.to(self.images.device)])
         warnings = []
         problem = degenerate(fixed)
         if problem:
@@ -754,7 +756,7 @@ class Trainer:
         if "fid" in row and row["fid"] < self.best_fid:
             self.best_fid = row["fid"]
             self.save("best.safetensors", with_state=False, extra_meta={"best_epoch": self.epoch})
-        constant = bool(problem and problem.startswith("generated images are constant"))
+        constant = bool(problem and problem.startswith(CONSTANT))
         # Twice running and past the first steps: a small net's untrained output is near-constant too.
         stop = constant and self.constant_last_epoch and self.step >= MIN_STEPS_TO_JUDGE and t.stop_on_collapse
         self.constant_last_epoch = constant
